@@ -8,6 +8,7 @@ internal static class SemaphoreScenarios
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     /// <summary>sem-wait NAME TIMEOUT_MS [async]: opens, prints READY, waits; prints ACQUIRED (exit 0) or TIMEOUT (exit 1).</summary>
+    [Scenario("sem-wait")]
     internal static async Task<int> WaitAsync(string[] args)
     {
         using NamedSemaphore semaphore = NamedSemaphore.Open(args[0]);
@@ -23,6 +24,7 @@ internal static class SemaphoreScenarios
     /// sem-counter NAME FILE N: N times, inside the semaphore, reads the number in FILE, adds 1, writes it back.
     /// Without mutual exclusion two such processes lose updates.
     /// </summary>
+    [Scenario("sem-counter")]
     internal static Task<int> CounterAsync(string[] args)
     {
         using NamedSemaphore semaphore = NamedSemaphore.Open(args[0]);
@@ -53,6 +55,7 @@ internal static class SemaphoreScenarios
     }
 
     /// <summary>sem-release NAME COUNT: opens and releases COUNT.</summary>
+    [Scenario("sem-release")]
     internal static Task<int> ReleaseAsync(string[] args)
     {
         using NamedSemaphore semaphore = NamedSemaphore.Open(args[0]);

@@ -1,0 +1,16 @@
+using System.Diagnostics.Metrics;
+
+namespace IpcKit.Diagnostics;
+
+/// <summary>
+/// The <see cref="System.Diagnostics.Metrics.Meter"/> all IpcKit instruments belong to. Listen to it with
+/// <c>dotnet-counters monitor --counters IpcKit</c> or a <see cref="MeterListener"/>.
+/// </summary>
+public static class IpcMeter
+{
+    /// <summary>The meter name: "IpcKit".</summary>
+    public const string Name = "IpcKit";
+
+    /// <summary>The shared meter; instruments are created once per process by each component.</summary>
+    internal static readonly Meter Meter = new(Name, typeof(IpcMeter).Assembly.GetName().Version?.ToString());
+}
