@@ -92,6 +92,59 @@ public sealed partial class NamedSemaphore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Creates a semaphore for IpcKit's own use (the ring's wake-ups) under <c>ipckit.</c> + <paramref name="internalName"/>,
+    /// where the name contains '~' so it can never collide with a user's semaphore. No maximum; a stale one is replaced.
+    /// </summary>
+    internal static NamedSemaphore CreateInternal(string internalName)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return CreateWindows(internalName, 0, int.MaxValue, openExisting: true, out _);
+        }
+
+        DeleteInternal(internalName);
+        string osName = PosixName(internalName);
+        SafeSemaphoreHandle count = Interop.Semaphores.SemOpen(osName, Interop.Semaphores.O_CREAT | Interop.Semaphores.O_EXCL, OwnerReadWrite, 0);
+        if (count.IsInvalid)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            count.Dispose();
+            throw Interop.GetExceptionForErrno(errno, "create", $"semaphore {osName}", internalName);
+        }
+
+        if (OperatingSystem.IsLinux())
+        {
+            SetOwnerOnly(LinuxFilePath(osName));
+        }
+
+        return new NamedSemaphore(internalName, int.MaxValue) { _count = count };
+    }
+
+    /// <summary>Opens a semaphore made by <see cref="CreateInternal"/>.</summary>
+    internal static NamedSemaphore OpenInternal(string internalName)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return OpenWindows(internalName);
+        }
+
+        string osName = PosixName(internalName);
+        SafeSemaphoreHandle count = Interop.Semaphores.SemOpen(osName, 0);
+        if (count.IsInvalid)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            count.Dispose();
+            throw Interop.GetExceptionForErrno(errno, "open", $"semaphore {osName}", internalName);
+        }
+
+        return new NamedSemaphore(internalName, int.MaxValue) { _count = count };
+    }
+
+    /// <summary>Removes a semaphore made by <see cref="CreateInternal"/>; false if there was none.</summary>
+    internal static bool DeleteInternal(string internalName) =>
+        !OperatingSystem.IsWindows() && Unlink(internalName, PosixName(internalName));
+
     /// <summary>Whether a semaphore with this name exists.</summary>
     public static bool Exists(string name)
     {

@@ -1,0 +1,64 @@
+namespace IpcKit.SharedMemory;
+
+/// <summary>Messages read from a ring without copying, for use with <c>foreach</c> (see <see cref="RingReader.ReadBatch"/>).</summary>
+public ref struct RingBatch
+{
+    private readonly RingReader _reader;
+    private int _remaining;
+    private RingRecord _current;
+
+    internal RingBatch(RingReader reader, int maxMessages)
+    {
+        _reader = reader;
+        _remaining = maxMessages;
+    }
+
+    /// <summary>The message the enumeration is at.</summary>
+    public readonly RingRecord Current => _current;
+
+    /// <summary>The enumerator is the batch itself.</summary>
+    public readonly RingBatch GetEnumerator() => this;
+
+    /// <summary>Moves to the next ready message, consuming it; false when none is ready or the batch is complete.</summary>
+    public unsafe bool MoveNext()
+    {
+        if (_remaining == 0 || !_reader.TryPeek(out byte* payload, out int length, out int type, out long next))
+        {
+            return false;
+        }
+
+        _remaining--;
+        _current = new RingRecord(new ReadOnlySpan<byte>(payload, length), type);
+        _reader.Consume(length, next);
+        return true;
+    }
+
+    /// <summary>Frees the room of every consumed message for the writer.</summary>
+    public readonly void Dispose() => _reader.Publish();
+}
+
+/// <summary>One message in a <see cref="RingBatch"/>: its payload in ring memory and its type.</summary>
+public readonly ref struct RingRecord
+{
+    internal RingRecord(ReadOnlySpan<byte> payload, int type)
+    {
+        Payload = payload;
+        Type = type;
+    }
+
+    /// <summary>The payload, valid until the batch moves on or ends.</summary>
+    public ReadOnlySpan<byte> Payload { get; }
+
+    /// <summary>The message type (0 for raw bytes).</summary>
+    public int Type { get; }
+}
+
+/// <summary>The length and type of a message copied out of a ring.</summary>
+/// <param name="Length">Payload bytes copied.</param>
+/// <param name="Type">The message type (0 for raw bytes).</param>
+public readonly record struct RingReadResult(int Length, int Type);
+
+/// <summary>A message copied out of a ring.</summary>
+/// <param name="Type">The message type (0 for raw bytes).</param>
+/// <param name="Payload">The payload bytes.</param>
+public readonly record struct RingMessage(int Type, byte[] Payload);

@@ -1,0 +1,416 @@
+using System.Diagnostics;
+using IpcKit.Synchronization;
+using Microsoft.Win32.SafeHandles;
+
+namespace IpcKit.SharedMemory;
+
+/// <summary>The two roles a process can hold on a ring.</summary>
+internal enum RingRoleKind
+{
+    Writer,
+    Reader,
+}
+
+/// <summary>
+/// What a writer and a reader have in common: holding the role (a lock the OS drops when the process dies),
+/// publishing who holds it, telling whether the peer is still there, and waiting for the peer with the
+/// spin-yield-sleep strategy.
+/// </summary>
+/// <remarks>
+/// Wake-up protocol (no lost wake-up, no system call while both sides are busy): the waiter stores 1 in its
+/// sleeping flag, issues a full fence, re-checks its condition, and only then sleeps on its semaphore. The peer
+/// publishes its position, issues a full fence, and reads the flag; only if it is 1 and it wins the CAS 1 → 0 does
+/// it post. Either the waiter's re-check sees the new position or the peer's read sees the flag: the two fences
+/// forbid both reads from missing. Sleeps are sliced so the waiter checks peer liveness, deadlines and disposal.
+/// </remarks>
+internal sealed class RingRole : IDisposable
+{
+    private readonly RingMapping _mapping;
+    private readonly RingRoleKind _kind;
+    private readonly RingEndpointOptions _options;
+    private readonly int _identityOffset;
+    private readonly int _peerIdentityOffset;
+    private readonly int _sleepingOffset;
+    private readonly long _peerCheckTicks;
+    private readonly long _spinTicks;
+    private readonly long _yieldTicks;
+    private SafeFileHandle? _lockFile;
+    private bool _attached;
+
+    private RingRole(RingMapping mapping, RingRoleKind kind, RingEndpointOptions options)
+    {
+        _mapping = mapping;
+        _kind = kind;
+        _options = options;
+        _identityOffset = kind == RingRoleKind.Writer ? RingLayout.WriterIdentityOffset : RingLayout.ReaderIdentityOffset;
+        _peerIdentityOffset = kind == RingRoleKind.Writer ? RingLayout.ReaderIdentityOffset : RingLayout.WriterIdentityOffset;
+        _sleepingOffset = kind == RingRoleKind.Writer ? RingLayout.WriterSleepingOffset : RingLayout.ReaderSleepingOffset;
+        _peerCheckTicks = Math.Max(1, (long)(options.PeerTimeout.TotalSeconds * Stopwatch.Frequency / 4));
+        _spinTicks = options.WaitStrategy.Sleeps ? (long)(options.WaitStrategy.SpinTime.TotalSeconds * Stopwatch.Frequency) : long.MaxValue / 4;
+        _yieldTicks = (long)(options.WaitStrategy.YieldTime.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    internal RingMapping Mapping => _mapping;
+
+    private string RoleName => _kind == RingRoleKind.Writer ? "writer" : "reader";
+
+    private string PeerName => _kind == RingRoleKind.Writer ? "reader" : "writer";
+
+    /// <summary>How many times this role went to sleep on its semaphore.</summary>
+    internal long Sleeps;
+
+    /// <summary>How many wake-ups this role posted to its peer.</summary>
+    internal long WakeUps;
+
+    /// <summary>The semaphore this role sleeps on.</summary>
+    private NamedSemaphore SleepSemaphore => _kind == RingRoleKind.Writer ? _mapping.SpaceReady : _mapping.DataReady;
+
+    /// <summary>Takes the role on <paramref name="mapping"/>, or fails with <see cref="IpcInUseException"/> if a live process holds it.</summary>
+    internal static RingRole Attach(RingMapping mapping, RingRoleKind kind, RingEndpointOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.PeerTimeout, TimeSpan.Zero);
+        var role = new RingRole(mapping, kind, options);
+        if (!role.TryLock())
+        {
+            RingPeerInfo holder = ReadIdentity(mapping, role._identityOffset);
+            throw new IpcInUseException(
+                $"Ring '{mapping.Name}' already has a {role.RoleName}: process {holder.ProcessId} holds the role. A ring has one writer and one reader at a time.");
+        }
+
+        ref int generation = ref mapping.Int32(role._identityOffset + RingLayout.GenerationField);
+        mapping.Int32(role._identityOffset + RingLayout.PidField) = Environment.ProcessId;
+        mapping.Int64(role._identityOffset + RingLayout.StartTimeField) = Interop.ProcessInfo.GetStartTime(Environment.ProcessId);
+        mapping.Int64(role._identityOffset + RingLayout.HeartbeatField) = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Volatile.Write(ref generation, generation + 1);
+        Volatile.Write(ref mapping.Int32(role._identityOffset + RingLayout.StateField), (int)RingPeerState.Attached);
+        Volatile.Write(ref mapping.Int32(role._sleepingOffset), 0);
+        role._attached = true;
+        RingHeartbeat.Register(role);
+        return role;
+    }
+
+    /// <summary>Writes the heartbeat (a process-wide timer calls this a few times a second).</summary>
+    internal void Beat()
+    {
+        if (_attached)
+        {
+            Volatile.Write(ref _mapping.Int64(_identityOffset + RingLayout.HeartbeatField), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        }
+    }
+
+    /// <summary>Null while the peer is attached and alive, or never attached; otherwise why it is gone.</summary>
+    internal PeerGoneReason? GetPeerGoneReason()
+    {
+        var state = (RingPeerState)Volatile.Read(ref _mapping.Int32(_peerIdentityOffset + RingLayout.StateField));
+        return state switch
+        {
+            RingPeerState.Detached => PeerGoneReason.Closed,
+            RingPeerState.Attached when !IsPeerAlive() => PeerGoneReason.Died,
+            _ => null,
+        };
+    }
+
+    internal IpcPeerGoneException PeerGone(PeerGoneReason reason) => new(
+        reason == PeerGoneReason.Closed
+            ? $"The {PeerName} of ring '{_mapping.Name}' detached."
+            : $"The {PeerName} of ring '{_mapping.Name}' died without detaching (process {ReadIdentity(_mapping, _peerIdentityOffset).ProcessId}).",
+        reason);
+
+    /// <summary>Whether a live process holds the peer role: the OS lock on Linux, pid and start time elsewhere.</summary>
+    private bool IsPeerAlive() => IsRoleHeld(_mapping, _kind == RingRoleKind.Writer ? RingRoleKind.Reader : RingRoleKind.Writer);
+
+    /// <summary>Whether some live process holds <paramref name="kind"/> on the ring.</summary>
+    internal static bool IsRoleHeld(RingMapping mapping, RingRoleKind kind)
+    {
+        int identity = kind == RingRoleKind.Writer ? RingLayout.WriterIdentityOffset : RingLayout.ReaderIdentityOffset;
+        if (OperatingSystem.IsLinux())
+        {
+            return Interop.FileLocks.IsLockedByOther(mapping.File, identity);
+        }
+
+        RingPeerInfo info = ReadIdentity(mapping, identity);
+        return info.State == RingPeerState.Attached && Interop.ProcessInfo.IsAlive(info.ProcessId, info.StartTime);
+    }
+
+    internal static RingPeerInfo ReadIdentity(RingMapping mapping, int identityOffset) => new(
+        (RingPeerState)Volatile.Read(ref mapping.Int32(identityOffset + RingLayout.StateField)),
+        Volatile.Read(ref mapping.Int32(identityOffset + RingLayout.PidField)),
+        Volatile.Read(ref mapping.Int64(identityOffset + RingLayout.StartTimeField)),
+        Volatile.Read(ref mapping.Int64(identityOffset + RingLayout.HeartbeatField)),
+        Volatile.Read(ref mapping.Int32(identityOffset + RingLayout.GenerationField)));
+
+    /// <summary>
+    /// Waits until <paramref name="ready"/> returns true (true), the timeout passes (false), the token is cancelled
+    /// (OperationCanceledException), or the peer is gone with nothing left to do (IpcPeerGoneException).
+    /// </summary>
+    internal bool Wait(Func<bool> ready, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long deadline = Deadline(start, timeout);
+        if (SpinAndYield(ready, start, deadline, cancellationToken, out bool result))
+        {
+            return result;
+        }
+
+        NamedSemaphore wake = SleepSemaphore;
+        ref int sleeping = ref _mapping.Int32(_sleepingOffset);
+        while (true)
+        {
+            if (Announce(ref sleeping, ready, out bool done, out PeerGoneReason? gone))
+            {
+                return done;
+            }
+
+            if (gone is PeerGoneReason reason)
+            {
+                throw PeerGone(reason);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
+            {
+                Withdraw(ref sleeping, wake);
+                return ready();
+            }
+
+            Sleeps++;
+            try
+            {
+                wake.Wait(Slice(now, deadline), cancellationToken);
+            }
+            finally
+            {
+                Withdraw(ref sleeping, wake);
+            }
+
+            if (ready())
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The asynchronous form of <see cref="Wait"/>: the sleep phase awaits the semaphore without blocking a thread-pool thread.</summary>
+    internal async ValueTask<bool> WaitAsync(Func<bool> ready, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long deadline = Deadline(start, timeout);
+        if (SpinAndYield(ready, start, deadline, cancellationToken, out bool result))
+        {
+            return result;
+        }
+
+        NamedSemaphore wake = SleepSemaphore;
+        while (true)
+        {
+            if (Announce(ref _mapping.Int32(_sleepingOffset), ready, out bool done, out PeerGoneReason? gone))
+            {
+                return done;
+            }
+
+            if (gone is PeerGoneReason reason)
+            {
+                throw PeerGone(reason);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
+            {
+                Withdraw(ref _mapping.Int32(_sleepingOffset), wake);
+                return ready();
+            }
+
+            Sleeps++;
+            try
+            {
+                await wake.WaitAsync(Slice(now, deadline), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Withdraw(ref _mapping.Int32(_sleepingOffset), wake);
+            }
+
+            if (ready())
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Wakes the peer if it sleeps. The caller has just published a position with a full fence.</summary>
+    /// <returns>Whether a wake-up was posted.</returns>
+    internal bool WakePeer()
+    {
+        int peerSleepingOffset = _kind == RingRoleKind.Writer ? RingLayout.ReaderSleepingOffset : RingLayout.WriterSleepingOffset;
+        ref int peerSleeping = ref _mapping.Int32(peerSleepingOffset);
+        if (Volatile.Read(ref peerSleeping) == 0 || Interlocked.CompareExchange(ref peerSleeping, 0, 1) != 1)
+        {
+            return false;
+        }
+
+        (_kind == RingRoleKind.Writer ? _mapping.DataReady : _mapping.SpaceReady).Release();
+        WakeUps++;
+        return true;
+    }
+
+    private bool SpinAndYield(Func<bool> ready, long start, long deadline, CancellationToken cancellationToken, out bool result)
+    {
+        long spinUntil = start + _spinTicks;
+        long yieldUntil = spinUntil + _yieldTicks;
+        long nextPeerCheck = start + _peerCheckTicks;
+        bool spinning = true;
+        for (int i = 1; ; i++)
+        {
+            if (ready())
+            {
+                result = true;
+                return true;
+            }
+
+            if (spinning && (i & 63) != 0)
+            {
+                Thread.SpinWait(1);
+                continue;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
+            {
+                result = ready();
+                return true;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            if (now >= nextPeerCheck)
+            {
+                nextPeerCheck = now + _peerCheckTicks;
+                if (GetPeerGoneReason() is PeerGoneReason reason && !ready())
+                {
+                    throw PeerGone(reason);
+                }
+            }
+
+            if (now >= yieldUntil)
+            {
+                result = false;
+                return false;
+            }
+
+            spinning = now < spinUntil;
+            if (spinning)
+            {
+                Thread.SpinWait(1);
+            }
+            else
+            {
+                Thread.Yield();
+            }
+        }
+    }
+
+    /// <summary>Sets the sleeping flag with a full fence and re-checks; true (with <paramref name="done"/>) if no sleep is needed.</summary>
+    private bool Announce(ref int sleeping, Func<bool> ready, out bool done, out PeerGoneReason? gone)
+    {
+        gone = null;
+        Volatile.Write(ref sleeping, 1);
+        Interlocked.MemoryBarrier();
+        if (ready())
+        {
+            Withdraw(ref sleeping, SleepSemaphore);
+            done = true;
+            return true;
+        }
+
+        gone = GetPeerGoneReason();
+        if (gone is not null)
+        {
+            Withdraw(ref sleeping, SleepSemaphore);
+
+            // A peer that published its last messages and then died: deliver them first.
+            if (ready())
+            {
+                done = true;
+                return true;
+            }
+        }
+
+        done = false;
+        return false;
+    }
+
+    private static void Withdraw(ref int sleeping, NamedSemaphore wake)
+    {
+        // If the CAS fails, the peer cleared the flag and posts (or is about to): take that count now so the next
+        // sleep does not wake for nothing. If the post has not happened yet, the next sleep wakes once, harmlessly.
+        if (Interlocked.CompareExchange(ref sleeping, 0, 1) == 0)
+        {
+            wake.TryWait();
+        }
+    }
+
+    private TimeSpan Slice(long now, long deadline)
+    {
+        long ticks = Math.Min(deadline - now, _peerCheckTicks);
+        return TimeSpan.FromSeconds(Math.Max(ticks, 0) / (double)Stopwatch.Frequency) + TimeSpan.FromMilliseconds(1);
+    }
+
+    private static long Deadline(long start, TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            return long.MaxValue;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        return start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    private bool TryLock()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            return Interop.FileLocks.TryLock(_mapping.File, _identityOffset);
+        }
+
+        try
+        {
+            _lockFile = File.OpenHandle(LockPath(_mapping.Path, _kind), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Where the role lock file lives on systems without open-file-description locks.</summary>
+    internal static string LockPath(string ringPath, RingRoleKind kind) => ringPath + (kind == RingRoleKind.Writer ? ".writer.lock" : ".reader.lock");
+
+    /// <summary>Detaches in an orderly way: the peer sees "detached", not "died".</summary>
+    public void Dispose()
+    {
+        if (!_attached)
+        {
+            return;
+        }
+
+        _attached = false;
+        RingHeartbeat.Unregister(this);
+        Volatile.Write(ref _mapping.Int32(_identityOffset + RingLayout.StateField), (int)RingPeerState.Detached);
+        Interlocked.MemoryBarrier();
+
+        // A peer asleep waiting for us would otherwise notice only at its next liveness check.
+        int peerSleepingOffset = _kind == RingRoleKind.Writer ? RingLayout.ReaderSleepingOffset : RingLayout.WriterSleepingOffset;
+        if (Interlocked.CompareExchange(ref _mapping.Int32(peerSleepingOffset), 0, 1) == 1)
+        {
+            (_kind == RingRoleKind.Writer ? _mapping.DataReady : _mapping.SpaceReady).Release();
+        }
+
+        if (OperatingSystem.IsLinux())
+        {
+            Interop.FileLocks.Unlock(_mapping.File, _identityOffset);
+        }
+
+        _lockFile?.Dispose();
+    }
+}
