@@ -184,7 +184,7 @@ public sealed class RingReader : IDisposable
 
     /// <summary>Deserializes the next message as <typeparamref name="T"/> if one is ready; false if none is.</summary>
     /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed.</exception>
-    public unsafe bool TryRead<T>(out T message)
+    public unsafe bool TryReadMessage<T>(out T message)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!TryPeek(out byte* payload, out int length, out int type, out long next))
@@ -266,27 +266,27 @@ public sealed class RingReader : IDisposable
     /// <summary>Waits for the next message and deserializes it as <typeparamref name="T"/>.</summary>
     /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
     /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed.</exception>
-    public T Read<T>(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public T ReadMessage<T>(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         if (!WaitForData(timeout, cancellationToken))
         {
             throw NoMessage(timeout);
         }
 
-        TryRead(out T message);
+        TryReadMessage(out T message);
         return message;
     }
 
     /// <summary>Waits asynchronously for the next message and deserializes it as <typeparamref name="T"/>.</summary>
     /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
-    public async ValueTask<T> ReadAsync<T>(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async ValueTask<T> ReadMessageAsync<T>(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         if (!await WaitForDataAsync(timeout, cancellationToken).ConfigureAwait(false))
         {
             throw NoMessage(timeout);
         }
 
-        TryRead(out T message);
+        TryReadMessage(out T message);
         return message;
     }
 
@@ -294,7 +294,7 @@ public sealed class RingReader : IDisposable
     /// Every message as <typeparamref name="T"/>, as it arrives, until the writer detaches (the sequence ends) or dies
     /// (<see cref="IpcPeerGoneException"/>).
     /// </summary>
-    public async IAsyncEnumerable<T> ReadAllAsync<T>([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<T> ReadAllMessagesAsync<T>([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         while (true)
         {
@@ -307,7 +307,7 @@ public sealed class RingReader : IDisposable
                 yield break;
             }
 
-            while (TryRead(out T message))
+            while (TryReadMessage(out T message))
             {
                 yield return message;
             }

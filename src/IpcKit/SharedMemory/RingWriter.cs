@@ -199,10 +199,10 @@ public sealed class RingWriter : IDisposable
 
     /// <summary>Serializes <paramref name="message"/> with MessagePack straight into ring memory; false if the ring is full.</summary>
     /// <exception cref="ArgumentException">The serialized message is longer than <see cref="MaxMessageSize"/>.</exception>
-    public bool TryWrite<T>(T message) => TryWriteTyped(message, MessageTypeId.Of<T>(), out _);
+    public bool TryWriteMessage<T>(T message) => TryWriteTyped(message, MessageTypeId.Of<T>(), out _);
 
     /// <summary>Serializes and writes <paramref name="message"/>, waiting for room up to <paramref name="timeout"/>; false if it timed out.</summary>
-    public bool Write<T>(T message, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public bool WriteMessage<T>(T message, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         int type = MessageTypeId.Of<T>();
         if (TryWriteTyped(message, type, out ArrayBufferWriter<byte>? serialized))
@@ -215,7 +215,7 @@ public sealed class RingWriter : IDisposable
     }
 
     /// <summary>Serializes and writes <paramref name="message"/>, waiting asynchronously for room; false if it timed out.</summary>
-    public async ValueTask<bool> WriteAsync<T>(T message, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> WriteMessageAsync<T>(T message, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         int type = MessageTypeId.Of<T>();
         if (TryWriteTyped(message, type, out ArrayBufferWriter<byte>? serialized))
