@@ -208,7 +208,8 @@ public sealed class RingReader : IDisposable
     }
 
     /// <summary>
-    /// Waits until a message is ready: true, or false once <paramref name="timeout"/> passes.
+    /// Waits until a message is ready: true, or false once <paramref name="timeout"/> passes. A writer's departure is
+    /// reported once; a later wait waits for a new writer to attach.
     /// </summary>
     /// <exception cref="IpcPeerGoneException">The ring is empty and its writer detached (<see cref="PeerGoneReason.Closed"/>) or died.</exception>
     public bool WaitForData(TimeSpan timeout, CancellationToken cancellationToken = default)

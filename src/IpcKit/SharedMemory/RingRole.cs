@@ -37,6 +37,10 @@ internal sealed class RingRole : IDisposable
     private SafeFileHandle? _lockFile;
     private bool _attached;
 
+    // The peer generation whose departure needs no report: one already reported, or (for a writer) a reader that
+    // was gone before this writer attached. A peer that left is reported once; later waits wait for a new one.
+    private int _peerSettledGeneration = -1;
+
     private RingRole(RingMapping mapping, RingRoleKind kind, RingEndpointOptions options)
     {
         _mapping = mapping;
@@ -85,6 +89,15 @@ internal sealed class RingRole : IDisposable
         Volatile.Write(ref mapping.Int32(role._identityOffset + RingLayout.StateField), (int)RingPeerState.Attached);
         Volatile.Write(ref mapping.Int32(role._sleepingOffset), 0);
         role._attached = true;
+
+        // A writer does not report a reader that left before it came: it waits for the next one. A reader does
+        // report a writer that already left (after draining what it wrote): that is the end of the stream.
+        RingPeerInfo peer = ReadIdentity(mapping, role._peerIdentityOffset);
+        if (kind == RingRoleKind.Writer && !(peer.State == RingPeerState.Attached && role.IsPeerAlive()))
+        {
+            role._peerSettledGeneration = peer.Generation;
+        }
+
         RingHeartbeat.Register(role);
         return role;
     }
@@ -98,11 +111,16 @@ internal sealed class RingRole : IDisposable
         }
     }
 
-    /// <summary>Null while the peer is attached and alive, or never attached; otherwise why it is gone.</summary>
+    /// <summary>Null while the peer is attached and alive, never attached, or its departure was already reported; otherwise why it is gone.</summary>
     internal PeerGoneReason? GetPeerGoneReason()
     {
-        var state = (RingPeerState)Volatile.Read(ref _mapping.Int32(_peerIdentityOffset + RingLayout.StateField));
-        return state switch
+        RingPeerInfo peer = ReadIdentity(_mapping, _peerIdentityOffset);
+        if (peer.Generation == _peerSettledGeneration)
+        {
+            return null;
+        }
+
+        return peer.State switch
         {
             RingPeerState.Detached => PeerGoneReason.Closed,
             RingPeerState.Attached when !IsPeerAlive() => PeerGoneReason.Died,
@@ -110,11 +128,17 @@ internal sealed class RingRole : IDisposable
         };
     }
 
-    internal IpcPeerGoneException PeerGone(PeerGoneReason reason) => new(
-        reason == PeerGoneReason.Closed
-            ? $"The {PeerName} of ring '{_mapping.Name}' detached."
-            : $"The {PeerName} of ring '{_mapping.Name}' died without detaching (process {ReadIdentity(_mapping, _peerIdentityOffset).ProcessId}).",
-        reason);
+    /// <summary>The exception for a departed peer; the departure counts as reported from now on.</summary>
+    internal IpcPeerGoneException PeerGone(PeerGoneReason reason)
+    {
+        RingPeerInfo peer = ReadIdentity(_mapping, _peerIdentityOffset);
+        _peerSettledGeneration = peer.Generation;
+        return new IpcPeerGoneException(
+            reason == PeerGoneReason.Closed
+                ? $"The {PeerName} of ring '{_mapping.Name}' detached."
+                : $"The {PeerName} of ring '{_mapping.Name}' died without detaching (process {peer.ProcessId}).",
+            reason);
+    }
 
     /// <summary>Whether a live process holds the peer role: the OS lock on Linux, pid and start time elsewhere.</summary>
     private bool IsPeerAlive() => IsRoleHeld(_mapping, _kind == RingRoleKind.Writer ? RingRoleKind.Reader : RingRoleKind.Writer);

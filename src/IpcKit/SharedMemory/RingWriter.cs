@@ -119,7 +119,10 @@ public sealed class RingWriter : IDisposable
     }
 
     /// <summary>Writes one message, waiting for room up to <paramref name="timeout"/> (back-pressure); false if it timed out.</summary>
-    /// <exception cref="IpcPeerGoneException">The ring stayed full and its reader died or detached.</exception>
+    /// <exception cref="IpcPeerGoneException">
+    /// The ring stayed full and its reader died or detached. Reported once per reader; a later write waits for a new
+    /// reader. A reader that was gone before this writer attached is not reported: the writer waits for the next.
+    /// </exception>
     public bool Write(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         Write(payload, MessageTypeId.Untyped, timeout, cancellationToken);
 

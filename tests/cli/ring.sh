@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Shell-level test of 'ipckit ring' verbs: what a script sees (exit codes, JSON summaries, hashes).
+source "$(dirname "$0")/common.sh"
+name="t-clir-$UNIQUE"
+trap 'ipckit ring delete "$name" >/dev/null 2>&1' EXIT
+
+expect 0 "create" -- ipckit ring create "$name" --capacity 65536
+expect_output "created $name" "create names the ring"
+expect 1 "consume with no writer yet times out" -- ipckit ring consume "$name" --count 1 --timeout 200
+expect_output "within 200 ms" "timeout is explained"
+expect 5 "second create" -- ipckit ring create "$name"
+expect_output "already exists" "second create says why"
+expect 2 "capacity not a power of two" -- ipckit ring create "x$name" --capacity 5000
+expect_output "power of two" "bad capacity states the rule"
+expect 2 "invalid name" -- ipckit ring create "bad name"
+expect 0 "inspect --json" -- ipckit ring inspect "$name" --json
+expect_output '"capacity":65536' "inspect shows the capacity"
+expect_output '"usedBytes":0' "inspect shows used bytes"
+expect_output '"state":"none"' "inspect shows nobody attached"
+
+# Produce first (the ring buffers it), then consume: the hashes must match.
+expect 0 "produce 1000 x 40 bytes" -- ipckit ring produce "$name" --count 1000 --size 40 --json
+produced=$LAST_OUTPUT
+expect_output '"count":1000' "produce counts"
+expect 0 "inspect after produce" -- ipckit ring inspect "$name"
+expect_output "used: +48000 bytes" "48-byte records are buffered"
+expect_output "writer: +detached" "the producer detached"
+expect 0 "consume until the writer is gone" -- ipckit ring consume "$name" --json --timeout 5000
+consumed=$LAST_OUTPUT
+hash() { grep -o '"fnv1a64":"[0-9a-f]*"' <<<"$1"; }
+checks=$((checks + 1))
+if [ "$(hash "$produced")" != "$(hash "$consumed")" ] || [ -z "$(hash "$produced")" ]; then
+  echo "FAIL: hashes differ: $(hash "$produced") vs $(hash "$consumed")"; failures=$((failures + 1))
+else
+  echo "ok: consume hash equals produce hash"
+fi
+expect_output '"bytes":40000' "consume counts bytes"
+
+expect 3 "consume more than the departed writer wrote" -- ipckit ring consume "$name" --count 1 --timeout 5000
+expect_output "detached" "the writer's departure is explained"
+
+# A producer killed with SIGKILL: the consumer reports the peer gone (exit 3) after what was committed.
+# The reader left before this producer came, so the producer fills the ring and waits for the next reader.
+# shellcheck disable=SC2086
+$IPCKIT ring produce "$name" --count 100000000 --size 64 --timeout -1 >/dev/null 2>&1 &
+producer=$!
+trap 'kill -9 "$producer" 2>/dev/null; ipckit ring delete "$name" >/dev/null 2>&1' EXIT
+for _ in $(seq 1 300); do
+  ipckit ring inspect "$name" --json | grep -q '"usedBytes":65[0-9][0-9][0-9]' && break
+  sleep 0.1 # polling the ring's state with a deadline of 30 s, not a synchronisation by sleep
+done
+expect 0 "inspect while the producer waits on a full ring" -- ipckit ring inspect "$name" --json
+expect_output '"writer":\{"state":"attached","pid":'"$producer"',"alive":true' "inspect shows the live producer"
+kill -9 "$producer"; wait "$producer" 2>/dev/null
+expect 0 "inspect after the kill" -- ipckit ring inspect "$name" --json
+expect_output '"alive":false' "inspect shows the producer dead"
+expect 3 "consume after the producer died" -- ipckit ring consume "$name" --timeout 10000 --json
+expect_output '"status":"peer-gone"' "consume reports peer gone"
+expect_output "died" "the message says the writer died"
+
+expect 2 "produce a message larger than the ring allows" -- ipckit ring produce "$name" --size 40000
+expect_output "larger than ring" "oversize is explained"
+for verb in create produce consume inspect delete; do
+  expect 0 "ring $verb --help" -- ipckit ring "$verb" --help
+done
+expect 0 "delete" -- ipckit ring delete "$name"
+expect 5 "delete again" -- ipckit ring delete "$name"
+expect 5 "inspect a missing ring" -- ipckit ring inspect "$name"
+if [ "$(uname)" = Linux ] && ls /dev/shm | grep -q "$name"; then
+  echo "FAIL: /dev/shm still holds $name"; failures=$((failures + 1))
+fi
+finish
