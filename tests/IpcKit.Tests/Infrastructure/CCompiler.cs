@@ -8,6 +8,10 @@ namespace IpcKit.Tests;
 /// </summary>
 internal static class CCompiler
 {
+    /// <summary>Compiles tests/native/<paramref name="name"/>.c (copied next to the test assembly).</summary>
+    public static string CompileNative(TempDirectory folder, string name) =>
+        Compile(folder, name, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "native", name + ".c")));
+
     public static string Compile(TempDirectory folder, string name, string source)
     {
         string? compiler = new[] { "cc", "gcc", "clang" }.FirstOrDefault(IsOnPath);
