@@ -107,7 +107,18 @@ public sealed class PairedChild
             }
 
             int parentId = int.TryParse(parent, NumberStyles.None, CultureInfo.InvariantCulture, out int id) ? id : 0;
-            var child = new PairedChild(options, ready, control, parentId);
+            PairedChild child;
+            try
+            {
+                child = new PairedChild(options, ready, control, parentId);
+            }
+            catch (Exception exception) when (exception is IOException or ArgumentException)
+            {
+                // Variables inherited by a program that was not itself started by a PairedProcess.
+                throw new InvalidOperationException(
+                    $"The pairing handles in the environment ({PairingProtocol.ReadyHandleVariable}={ready}, {PairingProtocol.ControlHandleVariable}={control}) are not pipes of this process: {exception.Message}",
+                    exception);
+            }
 
             // The handle numbers mean nothing in a grandchild, and a grandchild must not believe it is paired.
             Environment.SetEnvironmentVariable(PairingProtocol.ReadyHandleVariable, null);

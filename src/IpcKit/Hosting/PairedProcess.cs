@@ -528,7 +528,11 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
         await _lifetime.CancelAsync().ConfigureAwait(false);
         try
         {
-            await ((Task)_ready).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _ready.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Cancelled by the line above, or a protocol error already reported to StartAsync's caller.
         }
         finally
         {
