@@ -3,7 +3,7 @@ using System.Runtime.Versioning;
 namespace IpcKit.Hosting;
 
 // Unix: a program that does not speak the pairing protocol is asked to stop with SIGTERM, the convention every
-// service manager uses; the runtime of a .NET child turns it into AppDomain.ProcessExit and a normal exit.
+// service manager uses (a .NET program raises AppDomain.ProcessExit and exits unless it handles the signal itself).
 public sealed partial class PairedProcess
 {
     [UnsupportedOSPlatform("windows")]

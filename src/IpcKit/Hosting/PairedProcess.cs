@@ -32,6 +32,9 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
     // SIGKILL cannot be ignored; this only bounds the wait for a process stuck in the kernel.
     private static readonly TimeSpan s_killTimeout = TimeSpan.FromSeconds(10);
 
+    // How often a stop refreshes its snapshot of the child's descendants while it waits for the child to exit.
+    private static readonly TimeSpan s_treeRefresh = TimeSpan.FromMilliseconds(100);
+
     // Our own concurrent starts must not inherit each other's pipe ends (see the constructor).
     private static readonly Lock s_startGate = new();
 
@@ -340,8 +343,9 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
                     }
                 }
             }
-            catch (IOException)
+            catch (IOException exception) when (exception is not IpcException)
             {
+                // A broken pipe reads as end-of-file; the protocol error above is an IOException too and must pass.
                 return false;
             }
 
@@ -409,24 +413,35 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
     {
         // Leave the caller's lock before reading /proc and signalling.
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-        List<(int Pid, long StartTime)> tree = OperatingSystem.IsLinux() && !HasExited ? ProcessTree.GetDescendants(Id) : [];
+        var tree = new HashSet<(int Pid, long StartTime)>();
+        SnapshotTree(tree);
         if (!HasExited && grace > TimeSpan.Zero && !_killNow.IsCancellationRequested)
         {
             RequestStop();
-            try
+
+            // The snapshot is refreshed while the child winds down, because it may still start processes (a shell
+            // running its exit trap, say) that it then leaves behind.
+            var clock = Stopwatch.StartNew();
+            TimeSpan left;
+            while (!HasExited && (left = grace - clock.Elapsed) > TimeSpan.Zero && !_killNow.IsCancellationRequested)
             {
-                await _exited.Task.WaitAsync(grace, _killNow.Token).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-            catch (OperationCanceledException)
-            {
+                try
+                {
+                    await _exited.Task.WaitAsync(left < s_treeRefresh ? left : s_treeRefresh, _killNow.Token).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    SnapshotTree(tree);
+                }
+                catch (OperationCanceledException)
+                {
+                }
             }
         }
 
         if (!HasExited)
         {
+            SnapshotTree(tree);
             KillTree();
             try
             {
@@ -447,6 +462,14 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
 
         await DrainOutputAsync().ConfigureAwait(false);
         return _exitCode;
+    }
+
+    private void SnapshotTree(HashSet<(int Pid, long StartTime)> tree)
+    {
+        if (OperatingSystem.IsLinux() && !HasExited)
+        {
+            tree.UnionWith(ProcessTree.GetDescendants(Id));
+        }
     }
 
     private void RequestStop()

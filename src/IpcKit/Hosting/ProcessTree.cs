@@ -48,7 +48,7 @@ internal static class ProcessTree
     }
 
     /// <summary>SIGKILLs each process of the snapshot that still runs with the same start time.</summary>
-    internal static void KillSurvivors(List<(int Pid, long StartTime)> snapshot)
+    internal static void KillSurvivors(IEnumerable<(int Pid, long StartTime)> snapshot)
     {
         foreach ((int pid, long startTime) in snapshot)
         {

@@ -31,6 +31,15 @@ internal static class HostingScenarios
             .Count(key => key.StartsWith("IPCKIT_PAIR_", StringComparison.Ordinal));
         Console.Out.WriteLine($"PAIRVARS {pairingVariables}");
         Console.Out.WriteLine($"PARENT {pair.ParentProcessId}");
+        try
+        {
+            pair.GetChannel("missing");
+        }
+        catch (IpcNotFoundException exception)
+        {
+            Console.Out.WriteLine($"MISSING-CHANNEL {exception.Name}");
+        }
+
         pair.SignalReady();
         await WaitForStopAsync(pair);
         Console.Out.WriteLine(pair.ParentDied ? "PARENT-DIED" : "STOPPING");

@@ -32,6 +32,7 @@ public sealed class PairedProcessTests
         await _output.WaitForAsync("ARG two words");
         await _output.WaitForAsync("ARG --flag");
         Assert.Equal(Environment.ProcessId, await _output.WaitForNumberAsync("PARENT"));
+        Assert.Equal("MISSING-CHANNEL missing", await _output.WaitForAsync("MISSING-CHANNEL"));
 
         // Attach removed the pairing variables, so whatever the child starts is not mistaken for a paired child.
         Assert.Equal(0, await _output.WaitForNumberAsync("PAIRVARS"));
@@ -180,7 +181,7 @@ public sealed class PairedProcessTests
         var options = new PairedProcessOptions
         {
             FileName = "bash",
-            Arguments = { "-c", "trap 'echo TERM; exit 7' TERM; echo STARTED; sleep 600 & wait" },
+            Arguments = { "-c", "trap 'echo TERM; exit 7' TERM; sleep 600 & echo STARTED; wait" },
             WaitForReady = false,
             StopTimeout = TestTimeouts.Unexpected,
             OnStandardOutputLine = _output.Add,
@@ -191,6 +192,55 @@ public sealed class PairedProcessTests
         Assert.False(child.IsReady);
         Assert.Equal(7, await child.StopAsync());
         Assert.Contains("TERM", _output.Snapshot());
+    }
+
+    [SkippableFact]
+    public async Task A_child_in_another_language_speaks_the_protocol_with_two_file_descriptors()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "The child is a bash script; the handles are file descriptors on Unix.");
+
+        // bash writes the ready line to the inherited descriptor, then waits for one byte on the control pipe.
+        const string Script = """
+            echo "channel=$IPCKIT_CHANNEL_JOBS parent=$IPCKIT_PAIR_PARENT_PID"
+            echo "ipckit-ready 1" >&"$IPCKIT_PAIR_READY_HANDLE"
+            if read -r -n 1 byte <&"$IPCKIT_PAIR_CONTROL_HANDLE"; then echo "GOT $byte"; exit 4; fi
+            echo EOF; exit 5
+            """;
+        string jobs = UniqueName.Next("jobs");
+        var options = new PairedProcessOptions
+        {
+            FileName = "bash",
+            Arguments = { "-c", Script },
+            Channels = { ["jobs"] = jobs },
+            ReadyTimeout = TestTimeouts.Unexpected,
+            StopTimeout = TestTimeouts.Unexpected,
+            OnStandardOutputLine = _output.Add,
+        };
+
+        await using PairedProcess child = await PairedProcess.StartAsync(options, TestTimeouts.UnexpectedToken());
+
+        Assert.True(child.IsReady);
+        Assert.Equal($"channel={jobs} parent={Environment.ProcessId}", await _output.WaitForAsync("channel="));
+        Assert.Equal(4, await child.StopAsync());
+        Assert.Contains("GOT S", _output.Snapshot());
+    }
+
+    [SkippableFact]
+    public async Task Anything_but_the_ready_line_on_the_ready_pipe_is_a_protocol_violation()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "The child is a bash script.");
+        var options = new PairedProcessOptions
+        {
+            FileName = "bash",
+            Arguments = { "-c", "echo 'hello there' >&\"$IPCKIT_PAIR_READY_HANDLE\"; exec sleep 600" },
+            ReadyTimeout = TestTimeouts.Unexpected,
+        };
+
+        IpcProtocolException violation = await Assert.ThrowsAsync<IpcProtocolException>(() => PairedProcess.StartAsync(options, TestTimeouts.UnexpectedToken()));
+
+        Assert.Contains("'hello there'", violation.Message, StringComparison.Ordinal);
+        Match pid = Regex.Match(violation.Message, @"\(pid (\d+)\)");
+        await AssertExitsAsync(int.Parse(pid.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [SkippableFact]
