@@ -110,6 +110,11 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
 
         _control = control;
         Id = _process.Id;
+        if (OperatingSystem.IsWindows())
+        {
+            _job = CreateKillOnCloseJob(_process);
+        }
+
         _description = $"paired child '{name}' (pid {Id.ToString(CultureInfo.InvariantCulture)})";
         _input = _process.StandardInput;
         _errorPump = Task.Run(() => LinePump.RunAsync(_process.StandardError, OnErrorLine));
@@ -561,6 +566,7 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
         {
             _control.Dispose();
             _input.Dispose();
+            _job?.Dispose();
             _process.Dispose();
             _lifetime.Dispose();
             _killNow.Dispose();

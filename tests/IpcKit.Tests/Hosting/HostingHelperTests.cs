@@ -28,6 +28,14 @@ public sealed class HostingHelperTests
     }
 
     [Fact]
+    public unsafe void The_job_limit_structure_has_the_size_Windows_expects()
+    {
+        // JOBOBJECT_EXTENDED_LIMIT_INFORMATION: 144 bytes on 64-bit Windows, 112 on 32-bit; a wrong layout would make
+        // SetInformationJobObject fail and the kill-on-close job silently unused.
+        Assert.Equal(IntPtr.Size == 8 ? 144 : 112, sizeof(Interop.Kernel32.JobObjectExtendedLimitInformation));
+    }
+
+    [Fact]
     public void The_stderr_tail_keeps_the_most_recent_characters_and_says_how_many_it_dropped()
     {
         var tail = new TextTail(capacity: 10);
