@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IpcKit.Hosting;
 
 namespace IpcKit.Tests.Child;
 
@@ -7,6 +8,14 @@ internal static class ParentWatch
 {
     internal static void ExitWhenParentDies()
     {
+        // A paired child watches its own parent through the pairing, which sees even a SIGKILL; it must not watch
+        // the test process named below, which it inherited from a paired parent started by the test.
+        if (PairedChild.IsPaired)
+        {
+            PairedChild.Attach();
+            return;
+        }
+
         string? parent = Environment.GetEnvironmentVariable("IPCKIT_TEST_PARENT_PID");
         if (parent is null || !int.TryParse(parent, out int pid))
         {
