@@ -85,15 +85,15 @@ public sealed class RingPropertyTests : RingTestBase
     [Fact]
     public void Typed_messages_of_random_sizes_round_trip_through_in_place_serialization_and_the_fallback()
     {
-        Gen.Select(Gen.String[Gen.Char.AlphaNumeric, 0, 1500], Gen.Long, (text, number) => new Contracts.TextMessage { Message = text, From = number.ToString(System.Globalization.CultureInfo.InvariantCulture), To = "reader" })
+        Gen.Select(Gen.String[Gen.Char.AlphaNumeric, 0, 1500], Gen.Long, (text, number) => new IpcKit.Contracts.TextMessage { Message = text, From = number.ToString(System.Globalization.CultureInfo.InvariantCulture), To = "reader" })
             .Array[1, 40]
             .Sample(messages =>
             {
                 string name = CreateRing(Capacity);
                 using RingWriter writer = RingWriter.Attach(name);
                 using RingReader reader = RingReader.Attach(name);
-                var pending = new Queue<Contracts.TextMessage>();
-                foreach (Contracts.TextMessage message in messages)
+                var pending = new Queue<IpcKit.Contracts.TextMessage>();
+                foreach (IpcKit.Contracts.TextMessage message in messages)
                 {
                     // Keep the ring partly full so write positions land everywhere, including just before the end.
                     while (!writer.TryWriteMessage(message))
@@ -114,9 +114,9 @@ public sealed class RingPropertyTests : RingTestBase
             }, iter: 40);
     }
 
-    private static void AssertNext(RingReader reader, Contracts.TextMessage expected)
+    private static void AssertNext(RingReader reader, IpcKit.Contracts.TextMessage expected)
     {
-        Assert.True(reader.TryReadMessage(out Contracts.TextMessage actual));
+        Assert.True(reader.TryReadMessage(out IpcKit.Contracts.TextMessage actual));
         Assert.Equal(expected.Message, actual.Message);
         Assert.Equal(expected.From, actual.From);
         Assert.Equal(expected.To, actual.To);
