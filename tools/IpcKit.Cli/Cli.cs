@@ -6,7 +6,7 @@ namespace IpcKit.Cli;
 /// <summary>Parsing, invocation and the mapping of every failure to an <see cref="IpcExitCode"/>.</summary>
 internal static class Cli
 {
-    internal static async Task<int> RunAsync(RootCommand root, string[] args)
+    internal static async Task<int> RunAsync(Command root, string[] args)
     {
         ParseResult parse = root.Parse(args);
 

@@ -1,11 +1,17 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using IpcKit.Cli;
 using IpcKit.Cli.Commands;
 
 // ipckit: one command line for scripts. Every verb ends with the same exit codes (IpcExitCode):
 // 0 success, 1 timed out, 2 bad arguments or invalid name, 3 peer gone, 4 data corrupted or protocol violation,
 // 5 any other error (message on stderr).
-var root = new RootCommand("ipckit: drive IpcKit semaphores, shared-memory rings and pipe channels from scripts.");
+// A plain Command rather than RootCommand, whose name would be the dll's ("IpcKit.Cli") instead of the tool's.
+var root = new Command("ipckit", "ipckit: drive IpcKit semaphores, shared-memory rings and pipe channels from scripts.")
+{
+    new HelpOption(),
+    new VersionOption(),
+};
 root.Subcommands.Add(SemCommands.Create());
 root.Subcommands.Add(RingCommands.Create());
 
