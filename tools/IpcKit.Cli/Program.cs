@@ -14,5 +14,6 @@ var root = new Command("ipckit", "ipckit: drive IpcKit semaphores, shared-memory
 };
 root.Subcommands.Add(SemCommands.Create());
 root.Subcommands.Add(RingCommands.Create());
+root.Subcommands.Add(BenchCommand.Create());
 
 return await Cli.RunAsync(root, args);

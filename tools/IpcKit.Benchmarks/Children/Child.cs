@@ -1,0 +1,83 @@
+using IpcKit.Benchmarks.Harness;
+
+namespace IpcKit.Benchmarks.Children;
+
+/// <summary>Entry point of "IpcKit.Benchmarks child ROLE ARGS": one measured party per process.</summary>
+internal static class Child
+{
+    private static readonly Dictionary<string, Action<string[]>> s_roles = new(StringComparer.Ordinal)
+    {
+        ["ring-writer"] = RingChildren.Writer,
+        ["ring-reader"] = RingChildren.Reader,
+        ["ring-ping"] = RingChildren.Ping,
+        ["ring-pong"] = RingChildren.Pong,
+        ["ring-paced-writer"] = RingChildren.PacedWriter,
+        ["ring-latency-reader"] = RingChildren.LatencyReader,
+        ["ring-idle-reader"] = RingChildren.IdleReader,
+        ["sem-ping"] = SemaphoreChildren.Ping,
+        ["sem-pong"] = SemaphoreChildren.Pong,
+        ["rawpipe-server"] = RawPipeChildren.Server,
+        ["rawpipe-client"] = RawPipeChildren.Client,
+    };
+
+    internal static int Run(string[] args)
+    {
+        if (args.Length == 0 || !s_roles.TryGetValue(args[0], out Action<string[]>? role))
+        {
+            Console.Error.WriteLine($"unknown role; roles: {string.Join(", ", s_roles.Keys)}");
+            return 2;
+        }
+
+        WatchParent();
+        try
+        {
+            role(args[1..]);
+            return 0;
+        }
+        catch (Exception exception)
+        {
+            Console.Error.WriteLine($"{args[0]}: {exception.GetType().Name}: {exception.Message}");
+            return (int)IpcExitCodes.FromException(exception);
+        }
+    }
+
+    internal static void Ready()
+    {
+        Console.Out.WriteLine("READY");
+        Console.Out.Flush();
+    }
+
+    /// <summary>Blocks until the harness writes GO (it starts the clock on both sides at about the same time).</summary>
+    internal static void WaitForGo()
+    {
+        string? line = Console.In.ReadLine();
+        if (line != "GO")
+        {
+            throw new InvalidOperationException($"Expected GO from the harness, got '{line}'.");
+        }
+    }
+
+    /// <summary>A measured child never outlives the harness: when the harness process exits, so does the child.</summary>
+    private static void WatchParent()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable(BenchChild.ParentVariable), out int pid))
+        {
+            return;
+        }
+
+        try
+        {
+            System.Diagnostics.Process parent = System.Diagnostics.Process.GetProcessById(pid);
+            new Thread(() =>
+            {
+                parent.WaitForExit();
+                Environment.Exit(99);
+            })
+            { IsBackground = true, Name = "harness watch" }.Start();
+        }
+        catch (ArgumentException)
+        {
+            Environment.Exit(99);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text;
+
+namespace IpcKit.Benchmarks.Harness;
+
+/// <summary>The table at the end of a harness run, and the ratios in it.</summary>
+internal static class Report
+{
+    internal static string Size(int bytes) => bytes switch
+    {
+        0 => "-",
+        >= 1024 => $"{bytes / 1024} KiB",
+        _ => $"{bytes} B",
+    };
+
+    internal static string Headline(ScenarioResult result)
+    {
+        if (result.Note is not null && result.Skipped)
+        {
+            return $"skipped ({result.Note})";
+        }
+
+        var parts = new List<string>();
+        if (result.Latency is { } latency)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"p50 {latency.P50:F2} µs, p99 {latency.P99:F2} µs"));
+        }
+        else if (result.MessagesPerSecond is double rate)
+        {
+            parts.Add(Rate(rate) + " msgs/s");
+        }
+
+        if (result.CpuCores.Count > 0)
+        {
+            parts.Add("CPU " + string.Join(", ", result.CpuCores.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value * 100:F1}%"))));
+        }
+
+        if (result.Errors > 0)
+        {
+            parts.Add($"{result.Errors} errors: {result.Note}");
+        }
+
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>
+    /// The ratio to the raw pipe measured in the same run for the same pattern and payload: throughput as
+    /// "times the baseline" (higher is better), latency as p50 over the baseline's p50 (lower is better).
+    /// </summary>
+    internal static double? RatioToPipe(Measured measured, IReadOnlyList<Measured> all)
+    {
+        string key = measured.Scenario.Kind.Replace(" typed", "", StringComparison.Ordinal) + "/" + (measured.Scenario.Kind.EndsWith("typed", StringComparison.Ordinal) ? 32 : measured.Scenario.Payload);
+        Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsPipeBaseline && m.Scenario.CompareKey == key);
+        return baseline is null ? null : Ratio(measured.Median, baseline.Median);
+    }
+
+    /// <summary>The ratio to the C program of the same group, pattern and payload, where there is one.</summary>
+    internal static double? RatioToNative(Measured measured, IReadOnlyList<Measured> all)
+    {
+        Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsNativeBaseline && m.Scenario.Group == measured.Scenario.Group && m.Scenario.CompareKey == measured.Scenario.CompareKey);
+        return baseline is null ? null : Ratio(measured.Median, baseline.Median);
+    }
+
+    private static double? Ratio(ScenarioResult value, ScenarioResult baseline)
+    {
+        if (value.Latency is not null && baseline.Latency is not null && baseline.Latency.P50 > 0)
+        {
+            return value.Latency.P50 / baseline.Latency.P50;
+        }
+
+        return value.MessagesPerSecond is double rate && baseline.MessagesPerSecond is double baseRate && baseRate > 0 ? rate / baseRate : null;
+    }
+
+    internal static string Table(IReadOnlyList<Measured> all, string machine)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}");
+        text.AppendLine("Figures are medians of the runs. 'vs pipe' compares with the raw .NET named pipe measured in the same run (throughput: times faster; latency: p50 ratio, lower is better); 'vs C' compares with the C program of the same pattern.");
+        text.AppendLine();
+        text.AppendLine("| Group | Transport | Pattern | Payload | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU (cores) | alloc B/msg | vs pipe | vs C |");
+        text.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |");
+        foreach (Measured m in all)
+        {
+            ScenarioResult r = m.Median;
+            string Cell(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "";
+            string cpu = string.Join(", ", r.CpuCores.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value:F2}")));
+            string vsPipe = m.Scenario.IsPipeBaseline ? "1 (baseline)" : Ratio(RatioToPipe(m, all));
+            string vsC = m.Scenario.IsNativeBaseline ? "baseline" : Ratio(RatioToNative(m, all));
+            string note = r.Note is null ? "" : $" ({r.Note})";
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {m.Scenario.Group} | {m.Scenario.Name}{note} | {m.Scenario.Kind} | {Size(m.Scenario.Payload)} | {(r.MessagesPerSecond is double rate ? Rate(rate) : "")} | {Cell(r.BytesPerSecond / 1e6, "F0")} | {Cell(r.Latency?.P50, "F2")} | {Cell(r.Latency?.P99, "F2")} | {Cell(r.Latency?.P999, "F2")} | {Cell(r.Latency?.Max, "F0")} | {cpu} | {Cell(r.AllocatedBytesPerMessage, "F2")} | {vsPipe} | {vsC} |");
+        }
+
+        return text.ToString();
+    }
+
+    private static string Ratio(double? ratio) => ratio is double r ? r.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "";
+
+    private static string Rate(double rate) => rate >= 1e6
+        ? (rate / 1e6).ToString("F2", CultureInfo.InvariantCulture) + " M"
+        : rate >= 1e3 ? (rate / 1e3).ToString("F1", CultureInfo.InvariantCulture) + " k" : rate.ToString("F0", CultureInfo.InvariantCulture);
+}
