@@ -28,6 +28,11 @@ public sealed class RingReader : IDisposable
     private readonly RingMapping _mapping;
     private readonly RingRole _role;
     private readonly unsafe byte* _data;
+
+    // The shared fields the hot path touches, resolved once.
+    private readonly unsafe long* _writePosition;
+    private readonly unsafe long* _readPosition;
+    private readonly unsafe int* _writerSleeping;
     private readonly long _capacity;
     private readonly long _mask;
     private readonly int _maxMessageSize;
@@ -43,6 +48,9 @@ public sealed class RingReader : IDisposable
         _mapping = mapping;
         _role = role;
         _data = mapping.Data;
+        _writePosition = (long*)Unsafe.AsPointer(ref mapping.WritePosition);
+        _readPosition = (long*)Unsafe.AsPointer(ref mapping.ReadPosition);
+        _writerSleeping = (int*)Unsafe.AsPointer(ref mapping.WriterSleeping);
         _capacity = mapping.Capacity;
         _mask = mapping.Mask;
         _maxMessageSize = mapping.MaxMessageSize;
@@ -392,7 +400,7 @@ public sealed class RingReader : IDisposable
     }
 
     /// <summary>Frees consumed room for the writer and wakes it if it sleeps waiting for room.</summary>
-    internal void Publish()
+    internal unsafe void Publish()
     {
         if (_published == _head)
         {
@@ -402,8 +410,8 @@ public sealed class RingReader : IDisposable
         _published = _head;
 
         // A full fence: the writer either sees this position or we see its sleeping flag.
-        Interlocked.Exchange(ref _mapping.ReadPosition, _head);
-        if (Volatile.Read(ref _mapping.WriterSleeping) != 0)
+        Interlocked.Exchange(ref *_readPosition, _head);
+        if (Volatile.Read(ref *_writerSleeping) != 0)
         {
             _role.WakePeer();
         }
@@ -420,9 +428,9 @@ public sealed class RingReader : IDisposable
         _head = head + toEnd;
     }
 
-    private long RefreshTail()
+    private unsafe long RefreshTail()
     {
-        long tail = Volatile.Read(ref _mapping.WritePosition);
+        long tail = Volatile.Read(ref *_writePosition);
         if (tail < _head || tail - _head > _capacity || (tail & (RingLayout.RecordAlignment - 1)) != 0)
         {
             throw Corrupt(_head, $"the write position {tail} is not a multiple of 8 between the read position {_head} and one capacity ({_capacity}) ahead");

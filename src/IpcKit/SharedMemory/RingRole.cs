@@ -41,6 +41,10 @@ internal sealed class RingRole : IDisposable
     // was gone before this writer attached. A peer that left is reported once; later waits wait for a new one.
     private int _peerSettledGeneration = -1;
 
+    // The liveness probe is a system call (fcntl F_OFD_GETLK); a waiter that sleeps often (ping-pong in blocking
+    // mode) probes at most once per check interval, which bounds detection time the same way.
+    private long _nextLivenessProbe;
+
     private RingRole(RingMapping mapping, RingRoleKind kind, RingEndpointOptions options)
     {
         _mapping = mapping;
@@ -120,12 +124,24 @@ internal sealed class RingRole : IDisposable
             return null;
         }
 
-        return peer.State switch
+        if (peer.State == RingPeerState.Detached)
         {
-            RingPeerState.Detached => PeerGoneReason.Closed,
-            RingPeerState.Attached when !IsPeerAlive() => PeerGoneReason.Died,
-            _ => null,
-        };
+            return PeerGoneReason.Closed;
+        }
+
+        if (peer.State != RingPeerState.Attached)
+        {
+            return null;
+        }
+
+        long now = Stopwatch.GetTimestamp();
+        if (now < _nextLivenessProbe)
+        {
+            return null;
+        }
+
+        _nextLivenessProbe = now + _peerCheckTicks;
+        return IsPeerAlive() ? null : PeerGoneReason.Died;
     }
 
     /// <summary>The exception for a departed peer; the departure counts as reported from now on.</summary>

@@ -19,6 +19,11 @@ public sealed class RingWriter : IDisposable
     private readonly RingMapping _mapping;
     private readonly RingRole _role;
     private readonly unsafe byte* _data;
+
+    // The shared fields the hot path touches, resolved once.
+    private readonly unsafe long* _writePosition;
+    private readonly unsafe long* _readPosition;
+    private readonly unsafe int* _readerSleeping;
     private readonly long _capacity;
     private readonly long _mask;
     private readonly int _maxMessageSize;
@@ -39,6 +44,9 @@ public sealed class RingWriter : IDisposable
         _mapping = mapping;
         _role = role;
         _data = mapping.Data;
+        _writePosition = (long*)Unsafe.AsPointer(ref mapping.WritePosition);
+        _readPosition = (long*)Unsafe.AsPointer(ref mapping.ReadPosition);
+        _readerSleeping = (int*)Unsafe.AsPointer(ref mapping.ReaderSleeping);
         _capacity = mapping.Capacity;
         _mask = mapping.Mask;
         _maxMessageSize = mapping.MaxMessageSize;
@@ -396,9 +404,9 @@ public sealed class RingWriter : IDisposable
     }
 
     /// <summary>Re-reads the reader's position; true if the ring then has room up to <paramref name="requiredEnd"/>.</summary>
-    private bool RefreshHead(long requiredEnd)
+    private unsafe bool RefreshHead(long requiredEnd)
     {
-        long head = Volatile.Read(ref _mapping.ReadPosition);
+        long head = Volatile.Read(ref *_readPosition);
         if (head < _cachedHead || head > _tail || (head & (RingLayout.RecordAlignment - 1)) != 0)
         {
             throw Corrupt(head, $"the reader's position {head} is not between its previous value {_cachedHead} and the write position {_tail}");
@@ -416,10 +424,10 @@ public sealed class RingWriter : IDisposable
         _tail = end;
 
         // The exchange is a full fence: the reader either sees this position or we see its sleeping flag.
-        Interlocked.Exchange(ref _mapping.WritePosition, end);
+        Interlocked.Exchange(ref *_writePosition, end);
         MessagesWritten++;
         BytesWritten += length;
-        if (Volatile.Read(ref _mapping.ReaderSleeping) != 0)
+        if (Volatile.Read(ref *_readerSleeping) != 0)
         {
             _role.WakePeer();
         }
