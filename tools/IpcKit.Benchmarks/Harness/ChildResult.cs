@@ -39,7 +39,7 @@ internal sealed class Window
 {
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     private readonly TimeSpan _cpu = Process.GetCurrentProcess().TotalProcessorTime;
-    private readonly long _allocated = GC.GetTotalAllocatedBytes(precise: true);
+    private readonly long _allocated = GC.GetAllocatedBytesForCurrentThread();
 
     internal ChildResult Finish(long messages, long bytes, long errors = 0, LongHistogram? histogram = null)
     {
@@ -50,7 +50,7 @@ internal sealed class Window
             Bytes = bytes,
             Seconds = _watch.Elapsed.TotalSeconds,
             CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - _cpu).TotalSeconds,
-            AllocatedBytes = GC.GetTotalAllocatedBytes(precise: true) - _allocated,
+            AllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - _allocated,
             Errors = errors,
             Latency = histogram is null ? null : Histograms.Summarize(histogram),
         };
