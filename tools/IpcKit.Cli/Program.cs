@@ -7,5 +7,6 @@ using IpcKit.Cli.Commands;
 // 5 any other error (message on stderr).
 var root = new RootCommand("ipckit: drive IpcKit semaphores, shared-memory rings and pipe channels from scripts.");
 root.Subcommands.Add(SemCommands.Create());
+root.Subcommands.Add(PipeCommands.Create());
 
 return await Cli.RunAsync(root, args);

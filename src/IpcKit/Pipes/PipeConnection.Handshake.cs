@@ -45,7 +45,6 @@ public sealed partial class PipeConnection
             AcceptHello(header, body);
             SendHello();
             Open();
-            _server!.OnOpened(this);
         }
         catch (Exception exception)
         {

@@ -121,6 +121,9 @@ public sealed partial class PipeConnection : IAsyncDisposable
         Volatile.Write(ref _lastSent, now);
         _opened = true;
         PipeMetrics.Connections.Add(1);
+
+        // Before the first frame is dispatched, so the application can attach its per-connection State.
+        _server?.OnOpened(this);
         _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);
         int tick = (int)Math.Clamp(_heartbeatMilliseconds / 2, 1, MaxTickMilliseconds);
         _timer = new Timer(static state => ((PipeConnection)state!).OnTick(), this, tick, tick);
