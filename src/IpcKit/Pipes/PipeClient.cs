@@ -121,7 +121,7 @@ public sealed class PipeClient : IAsyncDisposable
     /// <summary>Every one-way message of type <typeparamref name="T"/> the server pushes, deserialized.</summary>
     /// <exception cref="IpcProtocolException">A message of another type or with an unreadable body arrived.</exception>
     public IAsyncEnumerable<T> ReceiveAllAsync<T>(CancellationToken cancellationToken = default) =>
-        PipeConnection.ReadInboxAsync<T>(_inbox.Reader, null, cancellationToken);
+        PipeConnection.ReadInboxAsync<T>(_inbox.Reader, () => Connection, cancellationToken);
 
     /// <summary>Closes the connection in an orderly way and stops reconnecting.</summary>
     public async ValueTask DisposeAsync()
@@ -163,7 +163,7 @@ public sealed class PipeClient : IAsyncDisposable
             PipeTransport? transport = await PipeEndpoint.TryConnectAsync(name, options.CurrentUserOnly, cancellationToken).ConfigureAwait(false);
             if (transport is not null)
             {
-                var connection = new PipeConnection(transport, options, server: null, options.AutoReconnect ? inbox : null);
+                var connection = new PipeConnection(transport, options, server: null, inbox, completeInboundOnClose: !options.AutoReconnect);
                 await connection.ClientHandshakeAsync(cancellationToken).ConfigureAwait(false);
                 return connection;
             }

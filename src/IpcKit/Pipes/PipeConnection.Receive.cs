@@ -19,7 +19,7 @@ public sealed partial class PipeConnection
     /// <summary>Every one-way message of type <typeparamref name="T"/> the peer sends, deserialized, until the connection ends.</summary>
     /// <exception cref="IpcProtocolException">A message of another type or with an unreadable body arrived; the connection is closed.</exception>
     public IAsyncEnumerable<T> ReceiveAllAsync<T>(CancellationToken cancellationToken = default) =>
-        ReadInboxAsync<T>(_inbound.Reader, this, cancellationToken);
+        ReadInboxAsync<T>(_inbound.Reader, () => this, cancellationToken);
 
     internal static async IAsyncEnumerable<PipeMessage> ReadInboxAsync(
         ChannelReader<PipeMessage> inbox, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -34,7 +34,7 @@ public sealed partial class PipeConnection
     }
 
     internal static async IAsyncEnumerable<T> ReadInboxAsync<T>(
-        ChannelReader<PipeMessage> inbox, PipeConnection? owner, [EnumeratorCancellation] CancellationToken cancellationToken)
+        ChannelReader<PipeMessage> inbox, Func<PipeConnection> owner, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (PipeMessage message in ReadInboxAsync(inbox, cancellationToken).ConfigureAwait(false))
         {
@@ -46,7 +46,7 @@ public sealed partial class PipeConnection
             catch (IpcProtocolException exception)
             {
                 // The peer sent what this side cannot read: the same rule as for a bad frame, the connection ends.
-                owner?.Close(PipeCloseReason.ProtocolViolation, exception, FrameKind.Error, drain: true);
+                owner().Close(PipeCloseReason.ProtocolViolation, exception, FrameKind.Error, drain: true);
                 throw;
             }
 

@@ -49,7 +49,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private int _peerMaxBody = PipeProtocol.ControlBodyLimit;
     private bool _opened;
 
-    internal PipeConnection(PipeTransport transport, PipeChannelOptions options, PipeServer? server, Channel<PipeMessage>? inbound = null)
+    internal PipeConnection(PipeTransport transport, PipeChannelOptions options, PipeServer? server, Channel<PipeMessage>? inbound = null, bool completeInboundOnClose = true)
     {
         _transport = transport;
         _options = options;
@@ -67,7 +67,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
             readerScheduler: PipeScheduler.ThreadPool,
             writerScheduler: PipeScheduler.ThreadPool,
             useSynchronizationContext: false));
-        _completeInboundOnClose = inbound is null;
+        _completeInboundOnClose = completeInboundOnClose;
         _inbound = inbound ?? CreateInbox(options);
         _maxHandlers = (options as PipeServerOptions)?.MaxConcurrentRequestsPerConnection ?? int.MaxValue;
         _heartbeatMilliseconds = (long)options.HeartbeatInterval.TotalMilliseconds;
