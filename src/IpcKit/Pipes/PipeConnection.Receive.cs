@@ -206,7 +206,7 @@ public sealed partial class PipeConnection
     {
         try
         {
-            await _inbound.Writer.WriteAsync(message, _closed.Token).ConfigureAwait(false);
+            await _inbound.Writer.WriteAsync(message, _closedToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is OperationCanceledException or ChannelClosedException)
         {

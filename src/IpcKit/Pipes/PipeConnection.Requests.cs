@@ -216,7 +216,7 @@ public sealed partial class PipeConnection
                 break;
             }
 
-            await slot.WaitAsync(_closed.Token).ConfigureAwait(false);
+            await slot.WaitAsync(_closedToken).ConfigureAwait(false);
         }
 
         await handler.InvokeAsync(this, correlationId, body).ConfigureAwait(false);

@@ -34,6 +34,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private readonly bool _completeInboundOnClose;
     private readonly ConcurrentDictionary<uint, PendingRequest> _pending = new();
     private readonly CancellationTokenSource _closed = new();
+    private readonly CancellationToken _closedToken;
     private readonly TaskCompletionSource<PipeCloseInfo> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _maxHandlers;
     private readonly long _heartbeatMilliseconds;
@@ -55,6 +56,9 @@ public sealed partial class PipeConnection : IAsyncDisposable
         _options = options;
         _server = server;
         Id = Interlocked.Increment(ref s_nextId);
+
+        // Kept apart from the source, which is disposed when the connection ends: handlers still ask the token then.
+        _closedToken = _closed.Token;
         PeerProcessId = transport.PeerProcessId;
         _input = PipeReader.Create(transport.Stream, new StreamPipeReaderOptions(bufferSize: ReceiveBufferSize, minimumReadSize: 4096, leaveOpen: true));
 
@@ -96,7 +100,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
     public Task<PipeCloseInfo> Completion => _completion.Task;
 
     /// <summary>Cancelled when the connection ends; server handlers receive it as their cancellation token.</summary>
-    public CancellationToken ClosedToken => _closed.Token;
+    public CancellationToken ClosedToken => _closedToken;
 
     /// <summary>The largest body the peer accepts (it announced it in its hello); larger messages are refused before sending.</summary>
     public int PeerMaxFrameSize => _peerMaxBody;

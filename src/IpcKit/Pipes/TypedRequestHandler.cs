@@ -44,6 +44,11 @@ internal sealed class TypedRequestHandler<TRequest, TResponse> : RequestHandler
             {
                 response = await pending.ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (connection.ClosedToken.IsCancellationRequested)
+            {
+                // The handler gave up because the connection ended; there is nobody left to answer.
+                return;
+            }
             catch (Exception exception)
             {
                 await connection.SendErrorAsync(correlationId, exception).ConfigureAwait(false);

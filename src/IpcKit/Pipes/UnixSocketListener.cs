@@ -50,7 +50,7 @@ internal sealed class UnixSocketListener : PipeListener
             try
             {
                 PipeEndpoint.EnsureFolder(folder);
-                SafeFileHandle? lockFile = TakeLock(name, lockPath);
+                SafeFileHandle? lockFile = TakeLock(name, path, lockPath);
                 if (lockFile is null)
                 {
                     continue;
@@ -78,7 +78,7 @@ internal sealed class UnixSocketListener : PipeListener
     }
 
     /// <summary>The exclusive lock on the name, or null when the lock file was replaced meanwhile (try again).</summary>
-    private static SafeFileHandle? TakeLock(string name, string lockPath)
+    private static SafeFileHandle? TakeLock(string name, string path, string lockPath)
     {
         SafeFileHandle lockFile;
         try
@@ -88,7 +88,7 @@ internal sealed class UnixSocketListener : PipeListener
         }
         catch (IOException exception) when (exception is not (DirectoryNotFoundException or FileNotFoundException))
         {
-            throw InUse(name, lockPath, exception);
+            throw InUse(name, path, $"it holds the lock {lockPath}");
         }
 
         try
@@ -97,7 +97,7 @@ internal sealed class UnixSocketListener : PipeListener
             int errno = Interop.Files.Lock(lockFile, Interop.Files.LockExclusive | Interop.Files.LockNonBlocking);
             if (errno == Interop.Errno.EAGAIN)
             {
-                throw InUse(name, lockPath, null);
+                throw InUse(name, path, $"it holds the lock {lockPath}");
             }
 
             if (OperatingSystem.IsLinux())
@@ -132,7 +132,7 @@ internal sealed class UnixSocketListener : PipeListener
             try
             {
                 probe.Connect(new UnixDomainSocketEndPoint(path));
-                throw InUse(name, path, null);
+                throw InUse(name, path, "it accepts connections on the socket");
             }
             catch (SocketException exception) when (exception.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
             {
@@ -153,7 +153,7 @@ internal sealed class UnixSocketListener : PipeListener
         catch (SocketException exception) when (exception.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             socket.Dispose();
-            throw InUse(name, path, exception);
+            throw InUse(name, path, exception.Message);
         }
         catch
         {
@@ -162,9 +162,8 @@ internal sealed class UnixSocketListener : PipeListener
         }
     }
 
-    private static IpcInUseException InUse(string name, string path, Exception? inner) =>
-        new($"Cannot listen on pipe '{name}': another live server owns it ({path}). Stop that server or use another name."
-            + (inner is null ? "" : $" ({inner.Message})"));
+    private static IpcInUseException InUse(string name, string path, string evidence) =>
+        new($"Cannot listen on pipe '{name}' at {path}: another live server owns the name ({evidence}). Stop that server or use another name.");
 
     internal override async ValueTask<PipeTransport> AcceptAsync(CancellationToken cancellationToken)
     {

@@ -19,6 +19,12 @@ public abstract class TestServer : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 
+    /// <summary>The child's process id (child servers only).</summary>
+    public virtual int ProcessId => throw new NotSupportedException("An in-process server has no process of its own.");
+
+    /// <summary>Kills the child with SIGKILL (child servers only); its socket and lock files stay behind, stale.</summary>
+    public virtual void Kill() => throw new NotSupportedException("An in-process server cannot be killed alone.");
+
     /// <summary>The test service in this process.</summary>
     public static TestServer InProcess(string name, PipeServerOptions? options = null) => new InProcessServer(name, options);
 
@@ -62,11 +68,21 @@ public abstract class TestServer : IAsyncDisposable
     private sealed class ChildServer : TestServer
     {
         private readonly ChildProcess _child;
+        private bool _killed;
 
         public ChildServer(string name, ChildProcess child)
             : base(name)
         {
             _child = child;
+        }
+
+        public override int ProcessId => _child.Id;
+
+        public override void Kill()
+        {
+            _killed = true;
+            _child.Kill();
+            _child.WaitForExitAsync().GetAwaiter().GetResult();
         }
 
         public override async Task<string> NextClosedAsync()
@@ -79,6 +95,12 @@ public abstract class TestServer : IAsyncDisposable
 
         public override async ValueTask DisposeAsync()
         {
+            if (_killed)
+            {
+                _child.Dispose();
+                return;
+            }
+
             try
             {
                 await _child.Input.WriteLineAsync("stop");
