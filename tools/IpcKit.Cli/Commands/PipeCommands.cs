@@ -59,7 +59,7 @@ internal static class PipeCommands
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "serve",
-            "Listen until SIGTERM or Ctrl+C. Prints 'listening PATH' when ready, a summary line per client that leaves, and a total on exit.")
+            "Listen until SIGTERM or Ctrl+C. Prints 'listening PATH' when ready, a line per client that connects and a summary per client that leaves (count, bytes, fnv1a64 of its raw messages), and a total on exit.")
         {
             name, echo, json,
         };
@@ -84,6 +84,14 @@ internal static class PipeCommands
             {
                 Interlocked.Increment(ref clients);
                 e.Connection.State = new Summary { Total = total };
+                if (asJson)
+                {
+                    CliOptions.WriteJson(new { @event = "connected", id = e.Connection.Id, pid = e.Connection.PeerProcessId });
+                }
+                else
+                {
+                    Console.Out.WriteLine($"connected {e.Connection.Id} pid={e.Connection.PeerProcessId?.ToString(CultureInfo.InvariantCulture) ?? "?"}");
+                }
             };
             server.ConnectionClosed += (_, e) => ReportClient(e.Connection, asJson);
             server.Start();
