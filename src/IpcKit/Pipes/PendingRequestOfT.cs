@@ -8,13 +8,15 @@ internal sealed class PendingRequest<T> : PendingRequest
 {
     // Continuations run on the thread pool, never on the receive loop that completes them: a caller that blocks after
     // its await (or waits synchronously for another answer) must not stall, or deadlock, the connection.
-    private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // (Unless the application chose InlineCompletions and promised not to block.)
+    private readonly TaskCompletionSource<T> _completion;
     private readonly bool _raw;
     private CancellationTokenRegistration _cancellation;
 
-    internal PendingRequest(bool raw)
+    internal PendingRequest(bool raw, bool inline)
     {
         _raw = raw;
+        _completion = new(inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     internal Task<T> Task => _completion.Task;

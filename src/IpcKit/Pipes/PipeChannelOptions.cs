@@ -24,6 +24,13 @@ public class PipeChannelOptions
     /// <summary>Received messages queued for <c>ReceiveAllAsync</c> before the connection stops reading from the peer (default 4096).</summary>
     public int ReceiveQueueCapacity { get; init; } = 4096;
 
+    /// <summary>
+    /// Whether code awaiting a request's answer resumes on the connection's receive loop instead of the thread pool
+    /// (default false). It saves a thread wake-up per request, a good part of a round trip, but that code then must not
+    /// block (for example wait synchronously for another answer): the connection reads nothing until it awaits or returns.
+    /// </summary>
+    public bool InlineCompletions { get; init; }
+
     /// <summary>Whether only processes of the current user may connect (default true; checked through SO_PEERCRED on Linux).</summary>
     public bool CurrentUserOnly { get; init; } = true;
 

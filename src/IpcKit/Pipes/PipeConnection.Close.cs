@@ -30,6 +30,7 @@ public sealed partial class PipeConnection
             return;
         }
 
+        bool startWriter = false;
         lock (_writeGate)
         {
             if (!_outputCompleted)
@@ -39,10 +40,20 @@ public sealed partial class PipeConnection
                     WriteGoodbyeLocked(kind, exception);
                 }
 
-                // Completing the writer also publishes unflushed bytes; the send loop writes them, then ends.
+                // Completing the writer also commits unflushed bytes; the writer writes them, then ends for good.
                 _outputCompleted = true;
                 _output.Writer.Complete();
+                if (!_writing)
+                {
+                    _writing = true;
+                    startWriter = true;
+                }
             }
+        }
+
+        if (startWriter)
+        {
+            StartWriter(inline: false);
         }
 
         _input.CancelPendingRead();
@@ -101,11 +112,11 @@ public sealed partial class PipeConnection
         {
             // A peer that stopped reading must not hold us here: after the deadline the transport is torn down below,
             // which fails the blocked write.
-            await Task.WhenAny(_sendLoop, Task.Delay(CloseDrainMilliseconds)).ConfigureAwait(false);
+            await Task.WhenAny(_sendDone.Task, Task.Delay(CloseDrainMilliseconds)).ConfigureAwait(false);
         }
 
         _transport.Dispose();
-        await AwaitQuietly(_sendLoop).ConfigureAwait(false);
+        await _sendDone.Task.ConfigureAwait(false);
         await AwaitQuietly(_receiveLoop).ConfigureAwait(false);
         await _input.CompleteAsync().ConfigureAwait(false);
         if (_opened)

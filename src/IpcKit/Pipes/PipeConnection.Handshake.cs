@@ -11,7 +11,6 @@ public sealed partial class PipeConnection
     /// <summary>The client's side of the handshake; on failure the connection is closed and the error thrown.</summary>
     internal async Task ClientHandshakeAsync(CancellationToken cancellationToken)
     {
-        _sendLoop = Task.Run(SendLoopAsync, CancellationToken.None);
         SendHello();
         try
         {
@@ -40,7 +39,6 @@ public sealed partial class PipeConnection
         {
             // Checked before a single byte is read: a process of another user learns nothing but the refusal.
             CheckPeerUser("client");
-            _sendLoop = Task.Run(SendLoopAsync, CancellationToken.None);
             (FrameHeader header, byte[] body) = await ReadFirstFrameAsync(CancellationToken.None).ConfigureAwait(false);
             AcceptHello(header, body);
             SendHello();

@@ -71,9 +71,21 @@ public sealed partial class PipeConnection
                 long before = buffer.Length;
                 while (FrameHeader.TryRead(ref buffer, _options.MaxFrameSize, out FrameHeader header, out ReadOnlySequence<byte> body))
                 {
-                    ValueTask dispatch = DispatchAsync(header, body);
+                    ValueTask dispatch;
+                    s_batching = this;
+                    try
+                    {
+                        dispatch = DispatchAsync(header, body);
+                    }
+                    finally
+                    {
+                        s_batching = null;
+                    }
+
                     if (!dispatch.IsCompletedSuccessfully)
                     {
+                        // Answers held for the burst must leave before this loop waits, or a wait for room could never end.
+                        EndBatch();
                         _receiveBlocked = true;
                         try
                         {
@@ -92,6 +104,7 @@ public sealed partial class PipeConnection
                     }
                 }
 
+                EndBatch();
                 PipeMetrics.BytesReceived.Add(before - buffer.Length);
                 _input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)

@@ -31,7 +31,7 @@ public sealed partial class PipeConnection
         try
         {
             CheckSize(body.WrittenCount, typeof(TRequest).FullName, nameof(request));
-            return StartRequest(new PendingRequest<TResponse>(raw: false) { Timeout = timeout ?? _options.RequestTimeout, Deadline = DeadlineOf(timeout), Started = Stopwatch.GetTimestamp() },
+            return StartRequest(new PendingRequest<TResponse>(raw: false, _options.InlineCompletions) { Timeout = timeout ?? _options.RequestTimeout, Deadline = DeadlineOf(timeout), Started = Stopwatch.GetTimestamp() },
                 MessageTypeId.Of<TRequest>(), body.WrittenSpan, cancellationToken);
         }
         finally
@@ -52,7 +52,7 @@ public sealed partial class PipeConnection
         }
 
         CheckSize(body.Length, "raw request", nameof(body));
-        return StartRequest(new PendingRequest<byte[]>(raw: true) { Timeout = timeout ?? _options.RequestTimeout, Deadline = DeadlineOf(timeout), Started = Stopwatch.GetTimestamp() },
+        return StartRequest(new PendingRequest<byte[]>(raw: true, _options.InlineCompletions) { Timeout = timeout ?? _options.RequestTimeout, Deadline = DeadlineOf(timeout), Started = Stopwatch.GetTimestamp() },
             MessageTypeId.Untyped, body.Span, cancellationToken);
     }
 

@@ -5,16 +5,33 @@ using IpcKit.Serialization;
 namespace IpcKit.Pipes;
 
 // The send path. A sender serializes outside any lock, then, under _writeGate, copies header and body into the
-// in-memory output pipe and flushes it; that flush only publishes the bytes to the send loop (no system call), and
-// completes synchronously while the pipe holds less than SendBufferLimit, so a one-way send allocates nothing.
-// Above the limit the flush is pending: exactly one task (_flushing) awaits it, later senders still append their frame
-// (a frame is never half written or lost) and then wait for that same task, which re-flushes whatever they appended.
-// PipeWriter allows one flush awaiter at a time, hence the single task.
+// in-memory output pipe and flushes it; that flush only commits the bytes (no system call) and completes synchronously
+// while the pipe holds less than SendBufferLimit, so a send allocates nothing.
+//
+// One writer at a time owns the transport (_writing, under _writeGate). Whoever commits a frame while nobody writes
+// becomes the writer: a request, response or control frame writes at once on the caller's own thread (no hop to
+// another thread, which costs more than the write itself on a loaded machine); a one-way message hands the writing
+// to a thread-pool item instead, and the sender goes on appending while that item writes everything committed so far
+// with one call per segment: many frames per system call. The writer drains the pipe with TryRead, and gives up its
+// role under the same lock in which senders check it, so no committed frame is ever left without a writer.
+// A receive loop that dispatches a burst of requests holds its answers (s_batching) and writes them together after
+// the burst.
+//
+// Above SendBufferLimit the flush is pending: exactly one task (_flushing) awaits it, later senders still append their
+// frame (a frame is never half written or lost) and then wait for that same task, which re-flushes whatever they
+// appended. PipeWriter allows one flush awaiter at a time, hence the single task.
 public sealed partial class PipeConnection
 {
+    // The connection whose receive loop is dispatching frames on this thread right now.
+    [ThreadStatic]
+    private static PipeConnection? s_batching;
+
     private readonly Lock _writeGate = new();
+    private readonly TaskCompletionSource _sendDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _flushing;
     private bool _outputCompleted;
+    private bool _writing;
+    private bool _batchPending;
 
     /// <summary>Sends a one-way message; completes when it is queued (waiting only while the peer is too slow to read).</summary>
     /// <exception cref="ArgumentException">The serialized message is larger than the peer accepts (<see cref="PeerMaxFrameSize"/>).</exception>
@@ -30,7 +47,7 @@ public sealed partial class PipeConnection
         {
             CheckSize(body.WrittenCount, typeof(T).FullName, nameof(message));
             PipeMetrics.MessagesSent.Add(1);
-            return WithCancellation(WriteFrameAsync(FrameKind.Message, 0, MessageTypeId.Of<T>(), body.WrittenSpan), cancellationToken);
+            return WithCancellation(WriteFrameAsync(FrameKind.Message, 0, MessageTypeId.Of<T>(), body.WrittenSpan, urgent: false), cancellationToken);
         }
         finally
         {
@@ -49,7 +66,7 @@ public sealed partial class PipeConnection
 
         CheckSize(body.Length, "raw message", nameof(body));
         PipeMetrics.MessagesSent.Add(1);
-        return WithCancellation(WriteFrameAsync(FrameKind.Message, 0, MessageTypeId.Untyped, body.Span), cancellationToken);
+        return WithCancellation(WriteFrameAsync(FrameKind.Message, 0, MessageTypeId.Untyped, body.Span, urgent: false), cancellationToken);
     }
 
     private void CheckSize(int length, string? what, string paramName)
@@ -64,9 +81,16 @@ public sealed partial class PipeConnection
     private static ValueTask WithCancellation(ValueTask write, CancellationToken cancellationToken) =>
         write.IsCompleted || !cancellationToken.CanBeCanceled ? write : new ValueTask(write.AsTask().WaitAsync(cancellationToken));
 
-    /// <summary>Appends one frame to the output and publishes it to the send loop.</summary>
-    internal ValueTask WriteFrameAsync(FrameKind kind, uint correlationId, int messageType, ReadOnlySpan<byte> body)
+    /// <summary>Appends one frame to the output and sees that it gets written.</summary>
+    /// <param name="kind">The frame kind.</param>
+    /// <param name="correlationId">The request's id for requests and their answers, else 0.</param>
+    /// <param name="messageType">The body's message type id.</param>
+    /// <param name="body">The body, copied before this returns.</param>
+    /// <param name="urgent">Write on this thread if nobody is writing (requests, answers, control); else leave it to a pool thread that batches.</param>
+    internal ValueTask WriteFrameAsync(FrameKind kind, uint correlationId, int messageType, ReadOnlySpan<byte> body, bool urgent = true)
     {
+        ValueTask result;
+        bool startWriter = false;
         lock (_writeGate)
         {
             if (_outputCompleted)
@@ -89,7 +113,58 @@ public sealed partial class PipeConnection
                 writer.Write(body);
             }
 
-            return FlushLocked();
+            result = FlushLocked();
+            if (!_writing)
+            {
+                if (s_batching == this && result.IsCompletedSuccessfully)
+                {
+                    // Answers to a burst of requests leave together once the receive loop has dispatched the burst.
+                    _batchPending = true;
+                }
+                else
+                {
+                    _writing = true;
+                    startWriter = true;
+                }
+            }
+        }
+
+        if (startWriter)
+        {
+            StartWriter(inline: urgent && s_batching != this);
+        }
+
+        return result;
+    }
+
+    /// <summary>Called by the receive loop after a burst (and before it waits): writes the answers the burst produced.</summary>
+    private void EndBatch()
+    {
+        lock (_writeGate)
+        {
+            if (!_batchPending || _writing)
+            {
+                _batchPending = false;
+                return;
+            }
+
+            _batchPending = false;
+            _writing = true;
+        }
+
+        StartWriter(inline: true);
+    }
+
+    private void StartWriter(bool inline)
+    {
+        if (inline)
+        {
+            // Runs synchronously until a write would block; then it finishes on the thread pool by itself.
+            _ = WriteLoopAsync();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static connection => _ = connection.WriteLoopAsync(), this, preferLocal: false);
         }
     }
 
@@ -191,28 +266,35 @@ public sealed partial class PipeConnection
     }
 #pragma warning restore CA2012
 
-    /// <summary>Writes everything queued to the transport, as few writes as the queue allows; ends when the output completes.</summary>
-    private async Task SendLoopAsync()
+    /// <summary>The writer: writes whatever is committed, until nothing is; ends for good once the output completed and drained.</summary>
+    private async Task WriteLoopAsync()
     {
         PipeReader reader = _output.Reader;
-        Exception? error = null;
         try
         {
             while (true)
             {
-                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                ReadResult result;
+                lock (_writeGate)
+                {
+                    // Giving up the writer role happens under the lock senders check it in: a frame committed after
+                    // this point finds _writing false and starts a writer itself.
+                    if (!reader.TryRead(out result))
+                    {
+                        _writing = false;
+                        return;
+                    }
+                }
+
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    if (buffer.IsSingleSegment)
+                    foreach (ReadOnlyMemory<byte> segment in buffer)
                     {
-                        await _transport.Stream.WriteAsync(buffer.First).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        foreach (ReadOnlyMemory<byte> segment in buffer)
+                        ValueTask write = _transport.Stream.WriteAsync(segment);
+                        if (!write.IsCompletedSuccessfully)
                         {
-                            await _transport.Stream.WriteAsync(segment).ConfigureAwait(false);
+                            await write.ConfigureAwait(false);
                         }
                     }
 
@@ -223,22 +305,19 @@ public sealed partial class PipeConnection
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
                 {
-                    break;
+                    await reader.CompleteAsync().ConfigureAwait(false);
+                    _sendDone.TrySetResult();
+                    return;
                 }
             }
-
-            // The Windows pipe stream buffers nothing, NetworkStream neither; flushing is for other streams' sake.
-            await _transport.Stream.FlushAsync().ConfigureAwait(false);
         }
         catch (Exception exception)
         {
-            error = exception;
             CloseForTransportError(exception);
-        }
-        finally
-        {
+
             // Completing the reader fails a pending flush, so senders waiting for room learn the connection is gone.
-            await reader.CompleteAsync(error).ConfigureAwait(false);
+            await reader.CompleteAsync(exception).ConfigureAwait(false);
+            _sendDone.TrySetResult();
         }
     }
 }

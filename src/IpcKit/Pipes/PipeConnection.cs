@@ -40,7 +40,6 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private readonly long _heartbeatMilliseconds;
     private readonly long _peerTimeoutMilliseconds;
     private PipeCloseInfo? _closeInfo;
-    private Task _sendLoop = Task.CompletedTask;
     private Task _receiveLoop = Task.CompletedTask;
     private Timer? _timer;
     private int _nextCorrelationId;
