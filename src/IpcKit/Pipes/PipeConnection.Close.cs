@@ -35,7 +35,8 @@ public sealed partial class PipeConnection
         {
             if (!_outputCompleted)
             {
-                if (goodbye is FrameKind kind)
+                // A close frame before our hello would read as a protocol error to the peer; it just sees the end.
+                if (goodbye is FrameKind kind && (kind != FrameKind.Close || _opened))
                 {
                     WriteGoodbyeLocked(kind, exception);
                 }

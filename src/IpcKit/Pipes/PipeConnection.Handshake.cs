@@ -15,6 +15,11 @@ public sealed partial class PipeConnection
         try
         {
             (FrameHeader header, byte[] body) = await ReadFirstFrameAsync(cancellationToken).ConfigureAwait(false);
+            if (header.Kind == FrameKind.Close)
+            {
+                throw new IpcPeerGoneException("The server closed the connection during the handshake (it is stopping).", PeerGoneReason.Closed);
+            }
+
             if (header.Kind == FrameKind.Error)
             {
                 (_, string message) = PipeProtocol.ReadError(new ReadOnlySequence<byte>(body));

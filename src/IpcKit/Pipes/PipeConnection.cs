@@ -47,7 +47,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private long _lastSent;
     private volatile bool _receiveBlocked;
     private int _peerMaxBody = PipeProtocol.ControlBodyLimit;
-    private bool _opened;
+    private volatile bool _opened;
 
     internal PipeConnection(PipeTransport transport, PipeChannelOptions options, PipeServer? server, Channel<PipeMessage>? inbound = null, bool completeInboundOnClose = true)
     {
@@ -88,6 +88,9 @@ public sealed partial class PipeConnection : IAsyncDisposable
 
     /// <summary>Whatever the application wants to keep with the connection (for example per-client state in a server).</summary>
     public object? State { get; set; }
+
+    /// <summary>Whether the handshake completed and the connection has not ended: only then may anyone else send on it.</summary>
+    internal bool IsOpen => _opened && IsConnected;
 
     /// <summary>Whether the connection is still open.</summary>
     public bool IsConnected => Volatile.Read(ref _closeInfo) is null;

@@ -46,7 +46,7 @@ internal static class PipeProtocol
         if (!bytes[..4].SequenceEqual(Magic))
         {
             throw new IpcProtocolException(
-                $"The first frame is not an IpcKit hello (magic {Convert.ToHexString(bytes[..4])}, expected 49504348 'IPCK'); the peer speaks another protocol or sent garbage.");
+                $"The first frame is not an IpcKit hello (magic {Convert.ToHexString(bytes[..4])}, expected 4950434B 'IPCK'); the peer speaks another protocol or sent garbage.");
         }
 
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);

@@ -54,7 +54,7 @@ public sealed class PipeServer : IAsyncDisposable
     public static int MaxNameLength => PipeEndpoint.MaxNameLength;
 
     /// <summary>The connections that completed their handshake and are still open.</summary>
-    public IReadOnlyCollection<PipeConnection> Connections => [.. _connections.Values.Where(connection => connection.IsConnected)];
+    public IReadOnlyCollection<PipeConnection> Connections => [.. _connections.Values.Where(connection => connection.IsOpen)];
 
     /// <summary>The path a server for <paramref name="name"/> listens on (the socket file on Unix).</summary>
     /// <exception cref="ArgumentException">The name is invalid or too long; the message shows the path.</exception>
@@ -211,7 +211,8 @@ public sealed class PipeServer : IAsyncDisposable
         int sent = 0;
         foreach (PipeConnection connection in _connections.Values)
         {
-            if (!connection.IsConnected)
+            // A connection still in its handshake must not get a message before the server's hello.
+            if (!connection.IsOpen)
             {
                 continue;
             }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using IpcKit.Contracts;
 using IpcKit.Pipes;
 using IpcKit.Serialization;
@@ -196,38 +195,5 @@ public sealed class PipeRobustnessTests
                 // Another test's server has its socket there.
             }
         }
-    }
-
-    [Fact]
-    public void The_header_is_little_endian_and_sixteen_bytes_as_documented()
-    {
-        byte[] frame = RawPipeClient.Frame(RawPipeClient.Request, 0x01020304, -2, [9, 9]);
-        var sequence = new System.Buffers.ReadOnlySequence<byte>(frame);
-
-        Assert.True(FrameHeader.TryRead(ref sequence, 1024, out FrameHeader header, out System.Buffers.ReadOnlySequence<byte> body));
-        Assert.Equal(FrameKind.Request, header.Kind);
-        Assert.Equal(0x01020304u, header.CorrelationId);
-        Assert.Equal(-2, header.MessageType);
-        Assert.Equal(2, header.BodyLength);
-        Assert.Equal(new byte[] { 9, 9 }, System.Buffers.BuffersExtensions.ToArray(body));
-        Assert.True(sequence.IsEmpty);
-
-        byte[] written = new byte[16];
-        header.Write(written);
-        Assert.Equal(frame[..16], written);
-        Assert.Equal(0x01020304u, BinaryPrimitives.ReadUInt32LittleEndian(written.AsSpan(8)));
-    }
-
-    [Fact]
-    public void An_incomplete_frame_is_left_in_the_buffer_but_a_bad_header_is_refused_at_once()
-    {
-        byte[] frame = RawPipeClient.Frame(RawPipeClient.Message, 0, 0, new byte[10]);
-        var partial = new System.Buffers.ReadOnlySequence<byte>(frame, 0, 20);
-        Assert.False(FrameHeader.TryRead(ref partial, 1024, out _, out _));
-        Assert.Equal(20, partial.Length);
-
-        // Only the 16 header bytes of a frame announcing too much: refused before any body could be buffered.
-        var oversize = new System.Buffers.ReadOnlySequence<byte>(RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: 1025));
-        Assert.Throws<IpcProtocolException>(() => FrameHeader.TryRead(ref oversize, 1024, out _, out _));
     }
 }
