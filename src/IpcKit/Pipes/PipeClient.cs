@@ -157,18 +157,28 @@ public sealed class PipeClient : IAsyncDisposable
 
         long start = Environment.TickCount64;
         int delay = FirstRetryMilliseconds;
+        long TimeLeft() => timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)timeout.TotalMilliseconds - (Environment.TickCount64 - start);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             PipeTransport? transport = await PipeEndpoint.TryConnectAsync(name, options.CurrentUserOnly, cancellationToken).ConfigureAwait(false);
+            long left;
             if (transport is not null)
             {
                 var connection = new PipeConnection(transport, options, server: null, inbox, completeInboundOnClose: !options.AutoReconnect);
-                await connection.ClientHandshakeAsync(cancellationToken).ConfigureAwait(false);
-                return connection;
+                try
+                {
+                    await connection.ClientHandshakeAsync(cancellationToken).ConfigureAwait(false);
+                    return connection;
+                }
+                catch (IpcPeerGoneException) when (TimeLeft() > 0)
+                {
+                    // A server that is dying (killed, stopping) can still complete connect() from its backlog, then
+                    // vanish before its hello: no server, as far as waiting for one is concerned. Try again.
+                }
             }
 
-            long left = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)timeout.TotalMilliseconds - (Environment.TickCount64 - start);
+            left = TimeLeft();
             if (left <= 0)
             {
                 throw new TimeoutException(
@@ -235,15 +245,21 @@ public sealed class PipeClient : IAsyncDisposable
         {
             // Owned by the client once it is the current connection (disposed in DisposeAsync).
 #pragma warning disable CA2000
-            next = await ConnectCoreAsync(Name, _options, _options.ReconnectTimeout, _inbox, _disposed.Token).ConfigureAwait(false);
+            next = await ReconnectAsync().ConfigureAwait(false);
 #pragma warning restore CA2000
         }
         catch (Exception exception)
         {
-            // Gave up (or disposed): waiting operations fail with why the last connection ended.
-            reconnected.TrySetException(exception is OperationCanceledException ? info.Exception : exception);
+            // Gave up (or disposed): waiting operations fail with why the last connection ended, and why no new one came.
+            Exception failure = _disposed.IsCancellationRequested
+                ? info.Exception
+                : new IpcPeerGoneException(
+                    $"{info.Exception.Message} Reconnecting failed: {exception.Message}",
+                    (info.Exception as IpcPeerGoneException)?.Reason ?? PeerGoneReason.Disconnected,
+                    exception);
+            reconnected.TrySetException(failure);
             _ = reconnected.Task.Exception;
-            Finish(info);
+            Finish(new PipeCloseInfo(info.Reason, failure));
             return;
         }
 
@@ -271,6 +287,27 @@ public sealed class PipeClient : IAsyncDisposable
         }
 
         await WatchAsync(next).ConfigureAwait(false);
+    }
+
+    /// <summary>Connects again within ReconnectTimeout, also through failed handshakes (a server that was just stopping, say).</summary>
+    private async Task<PipeConnection> ReconnectAsync()
+    {
+        long deadline = Environment.TickCount64 + (long)_options.ReconnectTimeout.TotalMilliseconds;
+        while (true)
+        {
+            long left = deadline - Environment.TickCount64;
+            try
+            {
+                // Owned by the client once it is the current connection (disposed in DisposeAsync).
+#pragma warning disable CA2000
+                return await ConnectCoreAsync(Name, _options, TimeSpan.FromMilliseconds(Math.Max(left, 0)), _inbox, _disposed.Token).ConfigureAwait(false);
+#pragma warning restore CA2000
+            }
+            catch (Exception exception) when (exception is IpcException or UnauthorizedAccessException && left > MaxRetryMilliseconds)
+            {
+                await Task.Delay(MaxRetryMilliseconds, _disposed.Token).ConfigureAwait(false);
+            }
+        }
     }
 
     private void Finish(PipeCloseInfo info)

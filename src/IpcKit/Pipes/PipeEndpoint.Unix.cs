@@ -32,13 +32,33 @@ internal static partial class PipeEndpoint
         }
 
         string? runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-        if (!string.IsNullOrEmpty(runtime) && Path.IsPathFullyQualified(runtime) && Directory.Exists(runtime))
+        if (!string.IsNullOrEmpty(runtime) && Path.IsPathFullyQualified(runtime) && Directory.Exists(runtime) && IsPrivate(runtime))
         {
             return Path.Combine(runtime, "ipckit");
         }
 
         string uid = Interop.Files.GetEffectiveUserId().ToString(CultureInfo.InvariantCulture);
         return Path.Combine(Path.GetFullPath(Path.GetTempPath()), "ipckit-" + uid);
+    }
+
+    /// <summary>Whether a folder we did not create (the runtime dir) is ours and writable by nobody else; else the temp folder is used.</summary>
+    private static bool IsPrivate(string folder)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return true;
+        }
+
+        Interop.Files.FileStatus? status = Interop.Files.StatPath(folder, out int errno);
+        if (status is not { } value)
+        {
+            return errno == Interop.Errno.ENOSYS;
+        }
+
+        const uint GroupOrOtherWrite = 0b000_010_010;
+        return value.UserId == Interop.Files.GetEffectiveUserId()
+            && (value.Mode & Interop.Files.TypeMask) == Interop.Files.TypeDirectory
+            && (value.Mode & GroupOrOtherWrite) == 0;
     }
 
     internal static string UnixSocketPath(string folder, string name) => Path.Combine(folder, name + SocketSuffix);

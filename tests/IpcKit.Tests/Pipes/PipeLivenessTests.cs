@@ -106,7 +106,9 @@ public sealed class PipeLivenessTests
             first.Kill();
             await using TestServer second = TestServer.InProcess(name);
 
-            PipeConnection next = await reconnected.Task.WaitAsync(TestTimeouts.Unexpected);
+            await Task.WhenAny(reconnected.Task, client.Completion).WaitAsync(TestTimeouts.Unexpected);
+            Assert.False(client.Completion.IsCompleted, $"The client gave up: {(client.Completion.IsCompleted ? await client.Completion : null)}");
+            PipeConnection next = await reconnected.Task;
             Assert.Equal(Environment.ProcessId, next.PeerProcessId);
             SumResponse answer = await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [5, 6] });
             Assert.Equal(Environment.ProcessId, answer.ProcessId);

@@ -160,6 +160,55 @@ public sealed class PipeSecurityTests
         Assert.Contains("user 12345", error.Message, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task With_a_private_XDG_RUNTIME_DIR_the_socket_lives_there_and_its_folder_goes_with_the_server()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "XDG_RUNTIME_DIR is a Linux convention.");
+        using var runtime = new TempDirectory();
+        File.SetUnixFileMode(runtime.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var environment = new Dictionary<string, string> { ["XDG_RUNTIME_DIR"] = runtime.Path };
+        string name = UniqueName.Next("xdg");
+        string expected = Path.Combine(runtime.Path, "ipckit", name + ".sock");
+
+        using ChildProcess server = ChildProcess.StartDll("IpcKit.Cli.dll", ["pipe", "serve", name], environment);
+        Assert.Equal($"listening {expected}", await server.WaitForLineAsync("listening "));
+        using (ChildProcess send = ChildProcess.StartDll("IpcKit.Cli.dll", ["pipe", "send", name, "--count", "5"], environment))
+        {
+            await send.AssertExitCodeAsync(0);
+        }
+
+        Signal("TERM", server.Id);
+        await server.AssertExitCodeAsync(0);
+        Assert.False(Directory.Exists(Path.Combine(runtime.Path, "ipckit")), "the emptied socket folder should be gone");
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task An_XDG_RUNTIME_DIR_others_can_write_to_is_not_used()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "XDG_RUNTIME_DIR is a Linux convention.");
+        using var runtime = new TempDirectory();
+        File.SetUnixFileMode(runtime.Path, (UnixFileMode)0b111_111_111);
+        var environment = new Dictionary<string, string> { ["XDG_RUNTIME_DIR"] = runtime.Path };
+        string name = UniqueName.Next("xdg");
+
+        using ChildProcess info = ChildProcess.StartDll("IpcKit.Cli.dll", ["pipe", "info", name], environment);
+        await info.AssertExitCodeAsync(0);
+
+        string path = info.Lines.Single(line => line.StartsWith("path:", StringComparison.Ordinal));
+        Assert.DoesNotContain(runtime.Path, path, StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine($"ipckit-{Interop.Files.GetEffectiveUserId()}", name + ".sock"), path, StringComparison.Ordinal);
+    }
+
+    [SupportedOSPlatform("linux")]
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        Assert.True(kill.WaitForExit(TestTimeouts.Unexpected));
+        Assert.Equal(0, kill.ExitCode);
+    }
+
     [SupportedOSPlatform("linux")]
     private static void Chown(string path, int uid)
     {
