@@ -109,7 +109,7 @@ internal readonly struct FrameHeader
         if (length > (uint)maxBodyLength)
         {
             throw new IpcProtocolException(
-                $"A {(FrameKind)kind} frame announces a {length}-byte body; the largest this side accepts is {maxBodyLength} bytes (MaxFrameSize).");
+                $"A {(FrameKind)kind} frame announces a {length}-byte body; the largest this side accepts here is {maxBodyLength} bytes.");
         }
 
         return new FrameHeader(

@@ -8,7 +8,7 @@ namespace IpcKit.Pipes;
 // _closeInfo), stops new sends, queues a goodbye frame when there is someone to say it to (a close frame, or an error
 // frame naming the protocol violation), fails what is pending, and hands the slow part (draining the output, releasing
 // the transport, the events) to FinishCloseAsync, off the caller's stack: Close is called from the receive loop, the
-// send loop, the timer and user code alike.
+// writer, the timer and user code alike.
 public sealed partial class PipeConnection
 {
     /// <summary>Closes the connection in an orderly way: queued frames and a close frame are sent first (for at most 2 s).</summary>

@@ -10,14 +10,14 @@ namespace IpcKit.Pipes;
 /// it ended. Safe to use from many threads at once.
 /// </summary>
 /// <remarks>
-/// Each connection runs a receive loop (socket to frames to dispatch), a send loop (an in-memory pipe to the socket)
-/// and a timer (heartbeats, liveness, request deadlines). Senders only copy a frame into the in-memory pipe under a
-/// short lock; the send loop writes whatever has accumulated with one call, so frames sent while a write is in progress
-/// leave together (flush coalescing). Nothing one connection does waits for another connection.
+/// Each connection runs a receive loop (socket to frames to dispatch), an output pipe with one writer at a time
+/// draining it to the socket, and a timer (heartbeats, liveness, request deadlines). Senders only copy a frame into the
+/// output pipe under a short lock; the writer writes whatever has accumulated with one call per segment, so frames sent
+/// while a write is in progress leave together (flush coalescing). Nothing one connection does waits for another.
 /// </remarks>
 public sealed partial class PipeConnection : IAsyncDisposable
 {
-    // Graceful close lets the send loop drain queued frames (the close frame last) for at most this long.
+    // Graceful close lets the writer drain queued frames (the close frame last) for at most this long.
     private const int CloseDrainMilliseconds = 2000;
     private const int MaxTickMilliseconds = 50;
     private const int ReceiveBufferSize = 64 * 1024;
@@ -61,8 +61,8 @@ public sealed partial class PipeConnection : IAsyncDisposable
         PeerProcessId = transport.PeerProcessId;
         _input = PipeReader.Create(transport.Stream, new StreamPipeReaderOptions(bufferSize: ReceiveBufferSize, minimumReadSize: 4096, leaveOpen: true));
 
-        // The reader (the send loop) is resumed on the thread pool, so a sender that wakes it keeps running and can add
-        // more frames before the loop writes: that is what batches many frames into one write.
+        // The output pipe is a byte queue with backpressure: nobody awaits its reader (the writer drains it with TryRead,
+        // see PipeConnection.Send.cs); a sender waiting for room resumes on the thread pool, never inside the writer.
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: options.SendBufferLimit,
             resumeWriterThreshold: options.SendBufferLimit / 2,
