@@ -15,5 +15,6 @@ var root = new Command("ipckit", "ipckit: drive IpcKit semaphores, shared-memory
 root.Subcommands.Add(SemCommands.Create());
 root.Subcommands.Add(RingCommands.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(PipeCommands.Create());
 
 return await Cli.RunAsync(root, args);

@@ -6,6 +6,7 @@ public sealed class CliScriptTests
     [SkippableTheory]
     [InlineData("sem.sh")]
     [InlineData("ring.sh")]
+    [InlineData("pipe.sh")]
     public async Task Script_passes(string script)
     {
         Skip.If(OperatingSystem.IsWindows(), "The CLI scripts are bash scripts.");

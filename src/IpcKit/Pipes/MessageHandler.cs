@@ -1,0 +1,9 @@
+using System.Buffers;
+
+namespace IpcKit.Pipes;
+
+/// <summary>A server's handler for one-way messages of one type, run in order on the connection's receive loop.</summary>
+internal abstract class MessageHandler
+{
+    internal abstract ValueTask InvokeAsync(PipeConnection connection, in ReadOnlySequence<byte> body);
+}

@@ -1,0 +1,255 @@
+using System.Globalization;
+using IpcKit.Contracts;
+using IpcKit.Diagnostics;
+using IpcKit.Pipes;
+
+namespace IpcKit.Tests.Pipes;
+
+/// <summary>
+/// What every pipe channel setup must do, in the spirit of dotnet/runtime's StreamConformanceTests: the tests talk to
+/// the test service through <see cref="StartServerAsync"/>, and each subclass decides where that server runs.
+/// </summary>
+public abstract class PipeChannelConformanceTests
+{
+    private static readonly TimeSpan Connect = TestTimeouts.Unexpected;
+
+    /// <summary>Starts the test service on <paramref name="name"/> with the given largest accepted frame.</summary>
+    protected abstract Task<TestServer> StartServerAsync(string name, int maxFrameSize = 16 * 1024 * 1024);
+
+    protected static Task<PipeClient> ConnectAsync(string name, PipeClientOptions? options = null) =>
+        PipeClient.ConnectAsync(name, options, Connect, TestTimeouts.UnexpectedToken());
+
+    protected static TextMessage Text(string message) => new() { Message = message, From = "test" };
+
+    [Fact]
+    public async Task A_typed_request_gets_its_typed_response()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        SumResponse response = await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1, 2, 39] });
+
+        Assert.Equal(42, response.Sum);
+        Assert.Equal(3, response.Count);
+        Assert.Equal(client.Connection.PeerProcessId, response.ProcessId);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(32)]
+    [InlineData(70_000)]
+    [InlineData(3 * 1024 * 1024)]
+    public async Task A_raw_request_is_echoed_byte_for_byte(int size)
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+        byte[] body = new byte[size];
+        Random.Shared.NextBytes(body);
+
+        byte[] answer = await client.RequestRawAsync(body);
+
+        Assert.Equal(body, answer);
+    }
+
+    [Fact]
+    public async Task Requests_in_flight_complete_out_of_order()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        Task<TextMessage> slow = client.RequestAsync<TextMessage, TextMessage>(Text("wait:gate"));
+        Task<TextMessage>[] fast = [.. Enumerable.Range(0, 50).Select(i => client.RequestAsync<TextMessage, TextMessage>(Text($"echo:{i}")))];
+        TextMessage[] fastAnswers = await Task.WhenAll(fast).WaitAsync(TestTimeouts.Unexpected);
+
+        // Sent first, still unanswered while everything after it was answered: the answers overtook it.
+        Assert.False(slow.IsCompleted);
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => i.ToString(CultureInfo.InvariantCulture)), fastAnswers.Select(answer => answer.Message));
+        await client.RequestAsync<TextMessage, TextMessage>(Text("release:gate"));
+        Assert.Equal("released gate", (await slow.WaitAsync(TestTimeouts.Unexpected)).Message);
+    }
+
+    [Fact]
+    public async Task Thousands_of_concurrent_requests_each_get_their_own_answer()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        Task<SumResponse>[] requests = [.. Enumerable.Range(0, 3000).Select(i =>
+            client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, i, 1] }))];
+        SumResponse[] answers = await Task.WhenAll(requests).WaitAsync(TestTimeouts.Unexpected);
+
+        Assert.Equal(Enumerable.Range(0, 3000).Select(i => 2L * i + 1), answers.Select(answer => answer.Sum));
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_sends_its_exception_and_the_server_goes_on()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        var error = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<TextMessage, TextMessage>(Text("throw:out of toys")));
+
+        Assert.Equal(typeof(InvalidOperationException).FullName, error.RemoteType);
+        Assert.Equal("out of toys", error.RemoteMessage);
+        Assert.Equal(3, (await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1, 2] })).Sum);
+        Assert.True(client.Connection.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_request_type_without_handler_gets_an_error_answer()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        var error = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<Toy, Toy>(new Toy { Name = "bear" }));
+
+        Assert.Equal("IpcKit.Pipes.NoHandler", error.RemoteType);
+        Assert.True(client.Connection.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_request_times_out_and_its_late_answer_is_ignored()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => client.RequestAsync<TextMessage, TextMessage>(Text("wait:late"), TestTimeouts.Expected));
+        await client.RequestAsync<TextMessage, TextMessage>(Text("release:late"));
+
+        // The late answer arrived in between and was dropped; the connection is as good as before.
+        Assert.Equal("after", (await client.RequestAsync<TextMessage, TextMessage>(Text("echo:after"))).Message);
+    }
+
+    [Fact]
+    public async Task A_cancelled_request_ends_with_cancellation_and_leaves_the_connection_usable()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+        using var cancellation = new CancellationTokenSource();
+
+        Task<TextMessage> waiting = client.RequestAsync<TextMessage, TextMessage>(Text("wait:cancel"), cancellationToken: cancellation.Token);
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        await client.RequestAsync<TextMessage, TextMessage>(Text("release:cancel"));
+        Assert.Equal("still", (await client.RequestAsync<TextMessage, TextMessage>(Text("echo:still"))).Message);
+    }
+
+    [Fact]
+    public async Task One_way_messages_arrive_complete_and_in_order()
+    {
+        const int Count = 20_000;
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+        var hash = new Fnv1a64();
+        long bytes = 0;
+        for (int n = 0; n < Count; n++)
+        {
+            byte[] payload = new byte[n % 100];
+            for (int i = 0; i < payload.Length; i++)
+            {
+                payload[i] = unchecked((byte)(n * 31 + i));
+            }
+
+            hash.Append(payload);
+            bytes += payload.Length;
+            await client.SendRawAsync(payload);
+        }
+
+        // Frames are handled in order, so the answer to this request reflects every message before it.
+        TextMessage stats = await client.RequestAsync<TextMessage, TextMessage>(Text("stats"));
+
+        Assert.Equal($"count={Count} bytes={bytes} fnv1a64={hash}", stats.Message);
+    }
+
+    [Fact]
+    public async Task The_server_pushes_messages_to_the_client_that_asked()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        await client.RequestAsync<TextMessage, TextMessage>(Text("push:5"));
+        var received = new List<string>();
+        await foreach (TextMessage message in client.ReceiveAllAsync<TextMessage>(TestTimeouts.UnexpectedToken()))
+        {
+            received.Add(message.Message);
+            if (received.Count == 5)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(["push 0", "push 1", "push 2", "push 3", "push 4"], received);
+    }
+
+    [Fact]
+    public async Task A_broadcast_reaches_every_client()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        PipeClient[] clients = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ConnectAsync(server.Name)));
+        try
+        {
+            TextMessage reached = await clients[0].RequestAsync<TextMessage, TextMessage>(Text("broadcast:hello all"));
+
+            Assert.Equal("3", reached.Message);
+            foreach (PipeClient client in clients)
+            {
+                await using IAsyncEnumerator<TextMessage> messages = client.ReceiveAllAsync<TextMessage>(TestTimeouts.UnexpectedToken()).GetAsyncEnumerator();
+                Assert.True(await messages.MoveNextAsync());
+                Assert.Equal("hello all", messages.Current.Message);
+            }
+        }
+        finally
+        {
+            foreach (PipeClient client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_message_larger_than_the_peer_accepts_is_refused_before_sending()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"), maxFrameSize: 64 * 1024);
+        await using PipeClient client = await ConnectAsync(server.Name);
+
+        Assert.Equal(64 * 1024, client.Connection.PeerMaxFrameSize);
+        var error = await Assert.ThrowsAsync<ArgumentException>(async () => await client.SendRawAsync(new byte[64 * 1024 + 1]));
+        Assert.Contains("65536", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestRawAsync(new byte[100_000]));
+
+        // Nothing was sent, so the connection is fine, and exactly the limit still passes.
+        Assert.Equal(64 * 1024, (await client.RequestRawAsync(new byte[64 * 1024])).Length);
+    }
+
+    [Fact]
+    public async Task A_client_that_disposes_ends_in_an_orderly_way_on_both_sides()
+    {
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        PipeClient client = await ConnectAsync(server.Name);
+        await client.RequestRawAsync(new byte[] { 1 });
+
+        await client.DisposeAsync();
+
+        Assert.Equal(PipeCloseReason.Local, (await client.Completion).Reason);
+        Assert.StartsWith(nameof(PipeCloseReason.PeerClosed), await server.NextClosedAsync(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.RequestRawAsync(new byte[] { 1 }));
+    }
+
+    [Fact]
+    public async Task A_stopping_server_fails_pending_requests_with_peer_gone_closed()
+    {
+        TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+        await using PipeClient client = await ConnectAsync(server.Name);
+        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(Text("wait:never"));
+        await client.RequestRawAsync(new byte[] { 1 });
+
+        await server.DisposeAsync();
+
+        var gone = await Assert.ThrowsAsync<IpcPeerGoneException>(() => pending.WaitAsync(TestTimeouts.Unexpected));
+        Assert.Equal(PeerGoneReason.Closed, gone.Reason);
+        Assert.Equal(PipeCloseReason.PeerClosed, (await client.Completion.WaitAsync(TestTimeouts.Unexpected)).Reason);
+    }
+}

@@ -1,0 +1,219 @@
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using IpcKit.Pipes;
+
+namespace IpcKit.Tests.Pipes;
+
+/// <summary>Names, the socket folder and its permissions, one server per name, stale sockets, cleanup.</summary>
+public sealed class PipeSecurityTests
+{
+    [Fact]
+    public void A_name_too_long_for_a_socket_path_is_refused_with_the_path_in_the_message()
+    {
+        string name = new('n', PipeServer.MaxNameLength + 1);
+
+        var error = Assert.Throws<ArgumentException>(() => new PipeServer(name));
+
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Contains(Path.Combine(PipeEndpoint.SocketFolder(), name + ".sock"), error.Message, StringComparison.Ordinal);
+            Assert.Contains("108", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_name_of_exactly_the_longest_length_works()
+    {
+        string name = UniqueName.Next("long");
+        name += new string('x', PipeServer.MaxNameLength - name.Length);
+        await using TestServer server = TestServer.InProcess(name);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+
+        Assert.Equal(new byte[] { 3 }, await client.RequestRawAsync(new byte[] { 3 }));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(".hidden")]
+    [InlineData("a/b")]
+    [InlineData("a b")]
+    [InlineData("../escape")]
+    public async Task An_invalid_name_is_refused_by_server_and_client(string name)
+    {
+        Assert.Throws<ArgumentException>(() => new PipeServer(name));
+        await Assert.ThrowsAsync<ArgumentException>(() => PipeClient.ConnectAsync(name, TestTimeouts.Expected));
+    }
+
+    [Fact]
+    public async Task A_second_server_on_a_name_fails_with_in_use_and_the_first_keeps_serving()
+    {
+        string name = UniqueName.Next("twice");
+        await using TestServer first = await TestServer.ChildAsync(name);
+        await using var second = new PipeServer(name);
+
+        var error = Assert.Throws<IpcInUseException>(second.Start);
+
+        Assert.Contains(PipeServer.GetPath(name), error.Message, StringComparison.Ordinal);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+        Assert.Equal(first.ProcessId, client.Connection.PeerProcessId);
+    }
+
+    [SkippableFact]
+    public async Task The_socket_lives_in_an_owner_only_folder_and_is_removed_on_dispose()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Unix socket files only.");
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        string name = UniqueName.Next("files");
+        string path = PipeServer.GetPath(name);
+        string folder = Path.GetDirectoryName(path)!;
+        Assert.True(Path.IsPathFullyQualified(path));
+        var server = new PipeServer(name);
+        server.Start();
+        try
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            Assert.True(await PipeServer.IsListeningAsync(name));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        Assert.False(File.Exists(path));
+        Assert.False(File.Exists(Path.Combine(folder, name + ".lock")));
+        Assert.False(await PipeServer.IsListeningAsync(name));
+    }
+
+    [SkippableFact]
+    public async Task A_stale_socket_file_nobody_listens_on_is_replaced()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Unix socket files only.");
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        string name = UniqueName.Next("stale");
+        string path = PipeServer.GetPath(name);
+        PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
+
+        // Bound but not listening: connecting is refused, exactly as with the file a crashed server leaves. (Disposing a
+        // bound .NET socket would unlink the file, so it stays open, and is disposed after the server that replaced it.)
+        using var orphan = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        orphan.Bind(new UnixDomainSocketEndPoint(path));
+        Assert.True(File.Exists(path));
+        await using TestServer server = TestServer.InProcess(name);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+        Assert.Equal(new byte[] { 4 }, await client.RequestRawAsync(new byte[] { 4 }));
+    }
+
+    [SkippableFact]
+    [UnsupportedOSPlatform("windows")]
+    public void A_socket_folder_open_to_others_or_a_symlink_is_refused()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Unix folders only.");
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var temp = new TempDirectory();
+        string open = temp.File("open");
+        Directory.CreateDirectory(open);
+        File.SetUnixFileMode(open, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var wide = Assert.Throws<UnauthorizedAccessException>(() => PipeEndpoint.EnsureFolder(open));
+        Assert.Contains(open, wide.Message, StringComparison.Ordinal);
+
+        string target = temp.File("target");
+        Directory.CreateDirectory(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string link = temp.File("link");
+        Directory.CreateSymbolicLink(link, target);
+        Assert.Throws<UnauthorizedAccessException>(() => PipeEndpoint.EnsureFolder(link));
+
+        string mine = temp.File("mine");
+        PipeEndpoint.EnsureFolder(mine);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(mine));
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public void A_socket_folder_owned_by_another_user_is_refused()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root", "Needs root on Linux to give a folder to another user.");
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        using var temp = new TempDirectory();
+        string foreign = temp.File("foreign");
+        Directory.CreateDirectory(foreign, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Chown(foreign, 12345);
+
+        var error = Assert.Throws<UnauthorizedAccessException>(() => PipeEndpoint.EnsureFolder(foreign));
+
+        Assert.Contains("user 12345", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task With_a_private_XDG_RUNTIME_DIR_the_socket_lives_there_and_its_folder_goes_with_the_server()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "XDG_RUNTIME_DIR is a Linux convention.");
+        using var runtime = new TempDirectory();
+        File.SetUnixFileMode(runtime.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var environment = new Dictionary<string, string> { ["XDG_RUNTIME_DIR"] = runtime.Path };
+        string name = UniqueName.Next("xdg");
+        string expected = Path.Combine(runtime.Path, "ipckit", name + ".sock");
+
+        using ChildProcess server = ChildProcess.StartDll("IpcKit.Cli.dll", ["pipe", "serve", name], environment);
+        Assert.Equal($"listening {expected}", await server.WaitForLineAsync("listening "));
+        using (ChildProcess send = ChildProcess.StartDll("IpcKit.Cli.dll", ["pipe", "send", name, "--count", "5"], environment))
+        {
+            await send.AssertExitCodeAsync(0);
+        }
+
+        Signal("TERM", server.Id);
+        await server.AssertExitCodeAsync(0);
+        Assert.False(Directory.Exists(Path.Combine(runtime.Path, "ipckit")), "the emptied socket folder should be gone");
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task An_XDG_RUNTIME_DIR_others_can_write_to_is_not_used()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "XDG_RUNTIME_DIR is a Linux convention.");
+        using var runtime = new TempDirectory();
+        File.SetUnixFileMode(runtime.Path, (UnixFileMode)0b111_111_111);
+        var environment = new Dictionary<string, string> { ["XDG_RUNTIME_DIR"] = runtime.Path };
+        string name = UniqueName.Next("xdg");
+
+        using ChildProcess info = ChildProcess.StartDll("IpcKit.Cli.dll", ["pipe", "info", name], environment);
+        await info.AssertExitCodeAsync(0);
+
+        string path = info.Lines.Single(line => line.StartsWith("path:", StringComparison.Ordinal));
+        Assert.DoesNotContain(runtime.Path, path, StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine($"ipckit-{Interop.Files.GetEffectiveUserId()}", name + ".sock"), path, StringComparison.Ordinal);
+    }
+
+    [SupportedOSPlatform("linux")]
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        Assert.True(kill.WaitForExit(TestTimeouts.Unexpected));
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    [SupportedOSPlatform("linux")]
+    private static void Chown(string path, int uid)
+    {
+        using var chown = System.Diagnostics.Process.Start("chown", [uid.ToString(System.Globalization.CultureInfo.InvariantCulture), path])!;
+        Assert.True(chown.WaitForExit(TestTimeouts.Unexpected));
+        Assert.Equal(0, chown.ExitCode);
+    }
+}
