@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -88,6 +87,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine("1. Toys over the shared-memory ring (typed MessagePack messages)");
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(1), From = me, To = "producer" }, cancellationToken);
         for (int i = 0; i < DemoChannels.Toys; i++)
         {
             Toy toy = await ring.ReadMessageAsync<Toy>(s_deadline, cancellationToken);
@@ -97,9 +97,10 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine($"2. Taking turns on a shared counter file, guarded by the named semaphore '{names.Light}'");
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(2), From = me, To = "producer" }, cancellationToken);
         for (int turn = 1; turn <= DemoChannels.Turns; turn++)
         {
-            await Producer.TakeTurnAsync(light, names.Counter, me, turn, cancellationToken);
+            await Producer.TakeTurnAsync(light, names.Counter, me, turn, indent: "   ", cancellationToken);
         }
 
         await pipeSide.TurnsDone.Task.WaitAsync(s_deadline, cancellationToken);
@@ -109,6 +110,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine("3. Requests over the pipe (the producer asks, the consumer answers)");
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(3), From = me, To = "producer" }, cancellationToken);
         await pipeSide.RequestsDone.Task.WaitAsync(s_deadline, cancellationToken);
         string pipeHash = await pipeSide.PipeHash.Task.WaitAsync(s_deadline, cancellationToken);
         bool pipeHashMatches = pipeHash == pipeSide.Burst.Hash.ToString() && pipeSide.Burst.Count == DemoChannels.PipeBurst;
@@ -117,6 +119,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine($"4. A burst of {burst:N0} messages of {DemoChannels.BurstPayload} bytes over the ring");
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(4), From = me, To = "producer" }, cancellationToken);
         var received = new BurstReceiver();
         var progress = new Progress(burst);
         var watch = Stopwatch.StartNew();

@@ -25,6 +25,9 @@ internal static class DemoChannels
     /// <summary>One-way pipe messages after the requests (IPCKIT_DEMO_PIPE_BURST overrides).</summary>
     public static int PipeBurst => int.TryParse(Environment.GetEnvironmentVariable("IPCKIT_DEMO_PIPE_BURST"), out int burst) && burst > 0 ? burst : 100_000;
 
+    /// <summary>What the consumer pushes to the producer to start part N, so the two go through the parts together.</summary>
+    public static string Part(int number) => $"part {number}";
+
     /// <summary>The messages the producer sends on the pipe to say where it is.</summary>
     public const string TurnsDone = "turns done";
     public const string BurstHashPrefix = "burst hash ";

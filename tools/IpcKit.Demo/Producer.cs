@@ -17,15 +17,34 @@ internal static class Producer
     public static async Task<int> RunAsync()
     {
         PairedChild pairing = PairedChild.Attach();
-        CancellationToken stop = pairing.StopRequested;
+        try
+        {
+            return await RunCoreAsync(pairing, pairing.StopRequested);
+        }
+        catch (OperationCanceledException) when (pairing.StopRequested.IsCancellationRequested)
+        {
+            Console.Out.WriteLine("stopping: the consumer asked me to");
+            return 0;
+        }
+        catch (Exception exception)
+        {
+            Console.Error.WriteLine($"producer failed: {exception.GetType().Name}: {exception.Message}");
+            return (int)IpcExitCodes.FromException(exception);
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(PairedChild pairing, CancellationToken stop)
+    {
         string me = $"producer {Environment.ProcessId}";
 
         using RingWriter ring = RingWriter.Attach(pairing.GetChannel(DemoChannels.Ring));
         using NamedSemaphore light = NamedSemaphore.Open(pairing.GetChannel(DemoChannels.Light));
         await using PipeClient pipe = await PipeClient.ConnectAsync(pairing.GetChannel(DemoChannels.Pipe), s_deadline, stop);
         pairing.SignalReady();
+        await using IAsyncEnumerator<TextMessage> fromConsumer = pipe.ReceiveAllAsync<TextMessage>(stop).GetAsyncEnumerator(stop);
 
         // 1. Five toys over the ring, typed: serialized with MessagePack straight into shared memory.
+        await WaitForPartAsync(fromConsumer, 1);
         string[] names = ["kite", "yo-yo", "top", "marble", "robot"];
         for (int i = 0; i < DemoChannels.Toys; i++)
         {
@@ -37,15 +56,17 @@ internal static class Producer
         }
 
         // 2. Turns on the shared counter file, guarded by the named semaphore.
+        await WaitForPartAsync(fromConsumer, 2);
         string counter = Environment.GetEnvironmentVariable(DemoChannels.CounterFile)!;
         for (int turn = 1; turn <= DemoChannels.Turns; turn++)
         {
-            await TakeTurnAsync(light, counter, me, turn, stop);
+            await TakeTurnAsync(light, counter, me, turn, indent: "", stop);
         }
 
         await pipe.SendAsync(new TextMessage { Message = DemoChannels.TurnsDone, From = me, To = "consumer" }, stop);
 
         // 3. Requests over the pipe: the consumer adds numbers for us.
+        await WaitForPartAsync(fromConsumer, 3);
         for (int i = 1; i <= DemoChannels.Requests; i++)
         {
             long[] numbers = [.. Enumerable.Range(1, i * 10).Select(n => (long)n)];
@@ -66,6 +87,7 @@ internal static class Producer
         await pipe.SendAsync(new TextMessage { Message = DemoChannels.PipeHashPrefix + pipeHash, From = me, To = "consumer" }, stop);
 
         // 4. The burst: raw 32-byte messages filled in place (claim, fill, commit), with a hash of every byte sent.
+        await WaitForPartAsync(fromConsumer, 4);
         var hash = new Fnv1a64();
         var watch = Stopwatch.StartNew();
         int burst = DemoChannels.Burst;
@@ -87,6 +109,14 @@ internal static class Producer
         return 0;
     }
 
+    private static async Task WaitForPartAsync(IAsyncEnumerator<TextMessage> fromConsumer, int part)
+    {
+        if (!await fromConsumer.MoveNextAsync() || fromConsumer.Current.Message != DemoChannels.Part(part))
+        {
+            throw new IpcProtocolException($"Expected the consumer to start part {part}.");
+        }
+    }
+
     /// <summary>Burst payloads: byte i of message n is (byte)(n * 31 + i), as the ipckit CLI sends them.</summary>
     private static void Fill(Span<byte> payload, int n)
     {
@@ -97,7 +127,7 @@ internal static class Producer
     }
 
     /// <summary>One turn on the shared resource: wait for the light, add one to the counter, hold a moment, release.</summary>
-    internal static async Task TakeTurnAsync(NamedSemaphore light, string counterFile, string who, int turn, CancellationToken cancellationToken)
+    internal static async Task TakeTurnAsync(NamedSemaphore light, string counterFile, string who, int turn, string indent, CancellationToken cancellationToken)
     {
         if (!await light.WaitAsync(s_deadline, cancellationToken))
         {
@@ -108,7 +138,7 @@ internal static class Producer
         {
             int value = int.Parse(await File.ReadAllTextAsync(counterFile, cancellationToken), CultureInfo.InvariantCulture) + 1;
             await File.WriteAllTextAsync(counterFile, value.ToString(CultureInfo.InvariantCulture), cancellationToken);
-            Console.Out.WriteLine($"{who} holds the light (turn {turn}); the shared counter is now {value}");
+            Console.Out.WriteLine($"{indent}{who} holds the light (turn {turn}); the shared counter is now {value}");
 
             // Simulated work while holding the resource, so the other process visibly has to wait.
             await Task.Delay(40, cancellationToken);
