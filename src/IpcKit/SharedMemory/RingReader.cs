@@ -94,25 +94,7 @@ public sealed class RingReader : IDisposable
     public static RingReader Attach(string name, RingEndpointOptions? options = null)
     {
         RingBuffer.ValidateName(name);
-        RingMapping mapping = RingMapping.Open(name);
-        try
-        {
-            RingRole role = RingRole.Attach(mapping, RingRoleKind.Reader, options ?? new RingEndpointOptions());
-            try
-            {
-                return new RingReader(mapping, role);
-            }
-            catch
-            {
-                role.Dispose();
-                throw;
-            }
-        }
-        catch
-        {
-            mapping.Dispose();
-            throw;
-        }
+        return RingRole.Attach(name, RingRoleKind.Reader, options, static (mapping, role) => new RingReader(mapping, role));
     }
 
     /// <summary>Whether a message is ready to read now.</summary>

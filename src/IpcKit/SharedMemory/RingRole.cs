@@ -73,6 +73,30 @@ internal sealed class RingRole : IDisposable
     /// <summary>The semaphore this role sleeps on.</summary>
     private NamedSemaphore SleepSemaphore => _kind == RingRoleKind.Writer ? _mapping.SpaceReady : _mapping.DataReady;
 
+    /// <summary>
+    /// Opens ring <paramref name="name"/>, takes the role, and builds the endpoint; whatever fails on the way releases
+    /// what was taken before it.
+    /// </summary>
+    internal static TEndpoint Attach<TEndpoint>(string name, RingRoleKind kind, RingEndpointOptions? options, Func<RingMapping, RingRole, TEndpoint> create)
+    {
+        RingMapping mapping = RingMapping.Open(name);
+        RingRole? role = null;
+        try
+        {
+            // The endpoint owns the mapping and the role from here on; on failure both are released below.
+#pragma warning disable CA2000
+            role = Attach(mapping, kind, options ?? new RingEndpointOptions());
+#pragma warning restore CA2000
+            return create(mapping, role);
+        }
+        catch
+        {
+            role?.Dispose();
+            mapping.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Takes the role on <paramref name="mapping"/>, or fails with <see cref="IpcInUseException"/> if a live process holds it.</summary>
     internal static RingRole Attach(RingMapping mapping, RingRoleKind kind, RingEndpointOptions options)
     {

@@ -89,25 +89,7 @@ public sealed class RingWriter : IDisposable
     public static RingWriter Attach(string name, RingEndpointOptions? options = null)
     {
         RingBuffer.ValidateName(name);
-        RingMapping mapping = RingMapping.Open(name);
-        try
-        {
-            RingRole role = RingRole.Attach(mapping, RingRoleKind.Writer, options ?? new RingEndpointOptions());
-            try
-            {
-                return new RingWriter(mapping, role);
-            }
-            catch
-            {
-                role.Dispose();
-                throw;
-            }
-        }
-        catch
-        {
-            mapping.Dispose();
-            throw;
-        }
+        return RingRole.Attach(name, RingRoleKind.Writer, options, static (mapping, role) => new RingWriter(mapping, role));
     }
 
     /// <summary>Writes one message if there is room now; false if the ring is full.</summary>
