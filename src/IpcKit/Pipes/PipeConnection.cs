@@ -130,7 +130,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
 
         // Before the first frame is dispatched, so the application can attach its per-connection State.
         _server?.OnOpened(this);
-        _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);
+        StartReceiving();
         int tick = (int)Math.Clamp(_heartbeatMilliseconds / 2, 1, MaxTickMilliseconds);
         _timer = new Timer(static state => ((PipeConnection)state!).OnTick(), this, tick, tick);
     }

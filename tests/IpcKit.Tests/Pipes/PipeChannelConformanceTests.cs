@@ -16,8 +16,11 @@ public abstract class PipeChannelConformanceTests
     /// <summary>Starts the test service on <paramref name="name"/> with the given largest accepted frame.</summary>
     protected abstract Task<TestServer> StartServerAsync(string name, int maxFrameSize = 16 * 1024 * 1024);
 
-    protected static Task<PipeClient> ConnectAsync(string name, PipeClientOptions? options = null) =>
-        PipeClient.ConnectAsync(name, options, Connect, TestTimeouts.UnexpectedToken());
+    /// <summary>The options the tests' clients use.</summary>
+    protected virtual PipeClientOptions? ClientOptions => null;
+
+    protected Task<PipeClient> ConnectAsync(string name) =>
+        PipeClient.ConnectAsync(name, ClientOptions, Connect, TestTimeouts.UnexpectedToken());
 
     protected static TextMessage Text(string message) => new() { Message = message, From = "test" };
 
