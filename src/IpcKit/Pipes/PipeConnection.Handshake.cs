@@ -42,7 +42,7 @@ public sealed partial class PipeConnection
     {
         try
         {
-            // Checked before a single byte is read: a process of another user learns nothing but the refusal.
+            // Checked before a single byte is read or written: a process of another user sees the connection end, nothing else.
             CheckPeerUser("client");
             (FrameHeader header, byte[] body) = await ReadFirstFrameAsync(CancellationToken.None).ConfigureAwait(false);
             AcceptHello(header, body);
@@ -139,7 +139,8 @@ public sealed partial class PipeConnection
                 Close(PipeCloseReason.ProtocolViolation, exception, FrameKind.Error, drain: true);
                 break;
             case UnauthorizedAccessException:
-                Close(PipeCloseReason.Rejected, exception, FrameKind.Error, drain: true);
+                // Not a word to a process of another user, not even why (which would tell it our user id).
+                Close(PipeCloseReason.Rejected, exception, goodbye: null, drain: false);
                 break;
             case IpcPeerGoneException gone:
                 Close(ReasonFor(gone.Reason), exception, goodbye: null, drain: false);

@@ -150,6 +150,24 @@ public static class PipeScenarios
         return 0;
     }
 
+    /// <summary>pipe-connect-path PATH: connects a bare socket to PATH; prints CONNECTED, or DENIED when permission is refused (exit 0 both).</summary>
+    [Scenario("pipe-connect-path")]
+    internal static async Task<int> ConnectPathAsync(string[] args)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(args[0]));
+            Line("CONNECTED");
+        }
+        catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
+        {
+            Line("DENIED");
+        }
+
+        return 0;
+    }
+
     private static PipeServerOptions ParseOptions(ReadOnlySpan<string> settings)
     {
         int maxFrame = 16 * 1024 * 1024;
