@@ -58,7 +58,7 @@ public sealed partial class PipeConnection
         }
 
         _input.CancelPendingRead();
-        FailPendingRequests(info);
+        FailPendingRequests();
         if (_completeInboundOnClose)
         {
             _inbound.Writer.TryComplete(info.IsOrderly ? null : CreateClosedException());

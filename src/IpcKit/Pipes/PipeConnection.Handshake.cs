@@ -11,7 +11,7 @@ public sealed partial class PipeConnection
     /// <summary>The client's side of the handshake; on failure the connection is closed and the error thrown.</summary>
     internal async Task ClientHandshakeAsync(CancellationToken cancellationToken)
     {
-        SendHello();
+        SendHello(open: false);
         try
         {
             (FrameHeader header, byte[] body) = await ReadFirstFrameAsync(cancellationToken).ConfigureAwait(false);
@@ -28,7 +28,8 @@ public sealed partial class PipeConnection
 
             AcceptHello(header, body);
             CheckPeerUser("server");
-            Open();
+            MarkOpen();
+            StartLoops();
         }
         catch (Exception exception)
         {
@@ -42,12 +43,13 @@ public sealed partial class PipeConnection
     {
         try
         {
-            // Checked before a single byte is read: a process of another user learns nothing but the refusal.
+            // Checked before a single byte is read or written: a process of another user sees the connection end, nothing else.
             CheckPeerUser("client");
             (FrameHeader header, byte[] body) = await ReadFirstFrameAsync(CancellationToken.None).ConfigureAwait(false);
             AcceptHello(header, body);
-            SendHello();
-            Open();
+            SendHello(open: true);
+            MarkOpen();
+            StartLoops();
         }
         catch (Exception exception)
         {
@@ -55,13 +57,20 @@ public sealed partial class PipeConnection
         }
     }
 
-    private void SendHello()
+    /// <summary>Queues our hello; with <paramref name="open"/> (the server) the connection counts as open from then on.</summary>
+    private void SendHello(bool open)
     {
         Span<byte> hello = stackalloc byte[PipeProtocol.HelloSize];
         PipeProtocol.WriteHello(hello, PipeProtocol.Version, _options.MaxFrameSize, Environment.ProcessId);
-
-        // The output is empty at this point, so the write cannot wait for room.
-        Observe(WriteFrameAsync(FrameKind.Hello, 0, 0, hello));
+        lock (_writeGate)
+        {
+            // One step under the write lock: no frame (a broadcast, say) can be queued between the two, and a server
+            // lists the connection before its hello can reach the client, so when the client's connect returns, it is
+            // on the list and broadcasts reach it. The writer runs on the pool, outside this lock. The output is empty
+            // at this point, so the write cannot wait for room.
+            _opened |= open;
+            Observe(WriteFrameAsync(FrameKind.Hello, 0, 0, hello, urgent: false));
+        }
     }
 
     private void AcceptHello(FrameHeader header, byte[] body)
@@ -139,7 +148,8 @@ public sealed partial class PipeConnection
                 Close(PipeCloseReason.ProtocolViolation, exception, FrameKind.Error, drain: true);
                 break;
             case UnauthorizedAccessException:
-                Close(PipeCloseReason.Rejected, exception, FrameKind.Error, drain: true);
+                // Not a word to a process of another user, not even why (which would tell it our user id).
+                Close(PipeCloseReason.Rejected, exception, goodbye: null, drain: false);
                 break;
             case IpcPeerGoneException gone:
                 Close(ReasonFor(gone.Reason), exception, goodbye: null, drain: false);

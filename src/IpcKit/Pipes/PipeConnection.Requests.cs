@@ -169,7 +169,7 @@ public sealed partial class PipeConnection
         }
     }
 
-    private void FailPendingRequests(PipeCloseInfo info)
+    private void FailPendingRequests()
     {
         foreach (KeyValuePair<uint, PendingRequest> entry in _pending)
         {

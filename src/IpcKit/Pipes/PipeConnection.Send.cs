@@ -220,6 +220,8 @@ public sealed partial class PipeConnection
     {
         while (true)
         {
+            // Set when this re-flush committed frames at a moment nobody held the writer role: they need a writer.
+            bool startWriter = false;
             FlushResult result;
             try
             {
@@ -250,17 +252,34 @@ public sealed partial class PipeConnection
                     return;
                 }
 
+                // The senders that appended them did not commit them, so the writer may have drained everything
+                // committed and given up its role meanwhile: whoever commits must see that there is a writer.
                 flush = _output.Writer.FlushAsync();
+                if (!_writing)
+                {
+                    _writing = true;
+                    startWriter = true;
+                }
+
                 if (flush.IsCompletedSuccessfully)
                 {
                     _flushing = null;
-                    if (flush.Result.IsCompleted)
-                    {
-                        throw CreateClosedException();
-                    }
-
-                    return;
                 }
+            }
+
+            if (startWriter)
+            {
+                StartWriter(inline: false);
+            }
+
+            if (flush.IsCompletedSuccessfully)
+            {
+                if (flush.Result.IsCompleted)
+                {
+                    throw CreateClosedException();
+                }
+
+                return;
             }
         }
     }

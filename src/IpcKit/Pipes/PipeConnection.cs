@@ -119,18 +119,24 @@ public sealed partial class PipeConnection : IAsyncDisposable
             SingleWriter = false,
         });
 
-    /// <summary>Starts the loops and the timer once the handshake succeeded.</summary>
-    private void Open()
+    /// <summary>Counts the connection open once the handshake succeeded and tells the server's application.</summary>
+    private void MarkOpen()
+    {
+        _opened = true;
+        PipeMetrics.Connections.Add(1);
+
+        // After our hello (the application may send from the event), before the first frame is dispatched (so it can
+        // attach its per-connection State first).
+        _server?.OnOpened(this);
+    }
+
+    /// <summary>Starts the receive loop and the timer once the handshake succeeded.</summary>
+    private void StartLoops()
     {
         long now = Environment.TickCount64;
         Volatile.Write(ref _lastReceived, now);
         Volatile.Write(ref _lastSent, now);
-        _opened = true;
-        PipeMetrics.Connections.Add(1);
-
-        // Before the first frame is dispatched, so the application can attach its per-connection State.
-        _server?.OnOpened(this);
-        _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);
+        StartReceiving();
         int tick = (int)Math.Clamp(_heartbeatMilliseconds / 2, 1, MaxTickMilliseconds);
         _timer = new Timer(static state => ((PipeConnection)state!).OnTick(), this, tick, tick);
     }

@@ -79,7 +79,7 @@ public static class PipeScenarios
     private static TextMessage Text(string message) => new() { Message = message, From = "server" };
 
     /// <summary>
-    /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS]: runs the test service.
+    /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS] [receive-thread=0|1]: runs the test service.
     /// Prints "READY PATH", "OPENED ID PID" and "CLOSED ID REASON MESSAGE" per connection; stops when stdin closes or
     /// reads "stop", then prints "STOPPED".
     /// </summary>
@@ -150,12 +150,31 @@ public static class PipeScenarios
         return 0;
     }
 
+    /// <summary>pipe-connect-path PATH: connects a bare socket to PATH; prints CONNECTED, or DENIED when permission is refused (exit 0 both).</summary>
+    [Scenario("pipe-connect-path")]
+    internal static async Task<int> ConnectPathAsync(string[] args)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(args[0]));
+            Line("CONNECTED");
+        }
+        catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
+        {
+            Line("DENIED");
+        }
+
+        return 0;
+    }
+
     private static PipeServerOptions ParseOptions(ReadOnlySpan<string> settings)
     {
         int maxFrame = 16 * 1024 * 1024;
         TimeSpan peerTimeout = TimeSpan.FromSeconds(2);
         TimeSpan heartbeat = TimeSpan.FromMilliseconds(500);
         TimeSpan handshake = TimeSpan.FromSeconds(5);
+        bool receiveThread = false;
         foreach (string setting in settings)
         {
             string[] pair = setting.Split('=', 2);
@@ -174,12 +193,22 @@ public static class PipeScenarios
                 case "handshake-timeout":
                     handshake = TimeSpan.FromMilliseconds(value);
                     break;
+                case "receive-thread":
+                    receiveThread = value != 0;
+                    break;
                 default:
                     throw new ArgumentException($"Unknown pipe-server setting '{setting}'.");
             }
         }
 
-        return new PipeServerOptions { MaxFrameSize = maxFrame, PeerTimeout = peerTimeout, HeartbeatInterval = heartbeat, HandshakeTimeout = handshake };
+        return new PipeServerOptions
+        {
+            MaxFrameSize = maxFrame,
+            PeerTimeout = peerTimeout,
+            HeartbeatInterval = heartbeat,
+            HandshakeTimeout = handshake,
+            DedicatedReceiveThread = receiveThread,
+        };
     }
 
     private static void Line(string text)

@@ -16,8 +16,11 @@ public abstract class PipeChannelConformanceTests
     /// <summary>Starts the test service on <paramref name="name"/> with the given largest accepted frame.</summary>
     protected abstract Task<TestServer> StartServerAsync(string name, int maxFrameSize = 16 * 1024 * 1024);
 
-    protected static Task<PipeClient> ConnectAsync(string name, PipeClientOptions? options = null) =>
-        PipeClient.ConnectAsync(name, options, Connect, TestTimeouts.UnexpectedToken());
+    /// <summary>The options the tests' clients use.</summary>
+    protected virtual PipeClientOptions? ClientOptions => null;
+
+    protected Task<PipeClient> ConnectAsync(string name) =>
+        PipeClient.ConnectAsync(name, ClientOptions, Connect, TestTimeouts.UnexpectedToken());
 
     protected static TextMessage Text(string message) => new() { Message = message, From = "test" };
 
@@ -161,6 +164,37 @@ public abstract class PipeChannelConformanceTests
         TextMessage stats = await client.RequestAsync<TextMessage, TextMessage>(Text("stats"));
 
         Assert.Equal($"count={Count} bytes={bytes} fnv1a64={hash}", stats.Message);
+    }
+
+    [Fact]
+    public async Task Senders_far_beyond_the_send_buffer_wait_for_room_and_lose_nothing()
+    {
+        const int Senders = 4;
+        const int Each = 5_000;
+        await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
+
+        // A tiny send buffer makes nearly every send wait for room, several senders at once sharing the one pending
+        // flush. Heartbeats are far apart so that no ping moves frames along that the send path itself left behind.
+        var options = new PipeClientOptions
+        {
+            SendBufferLimit = 1024,
+            HeartbeatInterval = TimeSpan.FromSeconds(50),
+            PeerTimeout = TimeSpan.FromSeconds(100),
+            DedicatedReceiveThread = ClientOptions?.DedicatedReceiveThread ?? false,
+        };
+        await using PipeClient client = await PipeClient.ConnectAsync(server.Name, options, Connect, TestTimeouts.UnexpectedToken());
+        await Task.WhenAll(Enumerable.Range(0, Senders).Select(sender => Task.Run(async () =>
+        {
+            byte[] payload = new byte[100];
+            for (int i = 0; i < Each; i++)
+            {
+                await client.SendRawAsync(payload);
+            }
+        }))).WaitAsync(TestTimeouts.Unexpected);
+
+        TextMessage stats = await client.RequestAsync<TextMessage, TextMessage>(Text("stats")).WaitAsync(TestTimeouts.Unexpected);
+
+        Assert.StartsWith($"count={Senders * Each} bytes={Senders * Each * 100} ", stats.Message, StringComparison.Ordinal);
     }
 
     [Fact]

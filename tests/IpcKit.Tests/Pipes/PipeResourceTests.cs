@@ -3,12 +3,6 @@ using IpcKit.Tests.Child;
 
 namespace IpcKit.Tests.Pipes;
 
-/// <summary>Runs alone: it counts the process's open file descriptors, which parallel tests would disturb.</summary>
-[CollectionDefinition(nameof(PipeResourceTests), DisableParallelization = true)]
-public sealed class PipeResourceCollection
-{
-}
-
 /// <summary>Connecting and disconnecting many times leaks neither file descriptors nor memory.</summary>
 [Collection(nameof(PipeResourceTests))]
 public sealed class PipeResourceTests

@@ -201,6 +201,54 @@ public sealed class PipeSecurityTests
         Assert.EndsWith(Path.Combine($"ipckit-{Interop.Files.GetEffectiveUserId()}", name + ".sock"), path, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_process_of_another_user_cannot_reach_the_socket()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root" && File.Exists("/usr/bin/setpriv"), "Needs root and setpriv to run a child as another user.");
+        await using TestServer server = TestServer.InProcess(UniqueName.Next("other"));
+        string child = Path.Combine(AppContext.BaseDirectory, "IpcKit.Tests.Child.dll");
+
+        // Not through the API, which would look in that user's own folder: straight at our socket's path.
+        using ChildProcess nobody = ChildProcess.StartProgram(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", "exec", child, "pipe-connect-path", PipeServer.GetPath(server.Name)],
+            new Dictionary<string, string> { ["HOME"] = Path.GetTempPath(), ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" });
+
+        Assert.Equal("DENIED", await nobody.WaitForLineAsync(""));
+        await nobody.AssertExitCodeAsync(0);
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_peer_the_kernel_reports_as_another_user_is_rejected_before_a_byte_is_read()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "SO_PEERCRED is read on Linux.");
+        using var folder = new TempDirectory();
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(folder.File("s")));
+        listener.Listen(1);
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(new UnixDomainSocketEndPoint(folder.File("s")));
+        client.Send(RawPipeClient.HelloFrame());
+        Socket accepted = await listener.AcceptAsync();
+        await using var server = new PipeServer(UniqueName.Next("peer"));
+
+        // What the accept path builds, except that the kernel's answer names another user.
+        using var transport = new PipeTransport(new NetworkStream(accepted, ownsSocket: true), accepted, 4242, Interop.Files.GetEffectiveUserId() + 1);
+        await using var connection = new PipeConnection(transport, new PipeServerOptions(), server);
+        await connection.RunServerAsync();
+        PipeCloseInfo info = await connection.Completion.WaitAsync(TestTimeouts.Unexpected);
+
+        Assert.Equal(PipeCloseReason.Rejected, info.Reason);
+        Assert.IsType<UnauthorizedAccessException>(info.Exception);
+        Assert.Contains("not as this user", info.Exception.Message, StringComparison.Ordinal);
+
+        // The other side sees its connection end (closed or reset) without a single frame.
+        using RawPipeClient raw = RawPipeClient.FromAccepted(client);
+        Assert.Empty(await raw.ReadUntilClosedAsync());
+    }
+
     [SupportedOSPlatform("linux")]
     private static void Signal(string signal, int pid)
     {

@@ -49,6 +49,11 @@ internal static class PipeCommands
         Validators = { result => CliOptions.RejectBelow(result, 0) },
     };
 
+    private static Option<bool> ReceiveThread() => new("--receive-thread")
+    {
+        Description = "Read each connection on a thread of its own with blocking reads (PipeChannelOptions.DedicatedReceiveThread): lower latency, a thread per connection.",
+    };
+
     private static Option<int> ConnectTimeout() =>
         CliOptions.TimeoutMilliseconds("a server to listen (exit code 1 if none does)", DefaultConnectTimeoutMilliseconds);
 
@@ -56,19 +61,20 @@ internal static class PipeCommands
     {
         Argument<string> name = CliOptions.Name("pipe");
         var echo = new Option<bool>("--echo") { Description = "Answer every raw request with its own body." };
+        Option<bool> receiveThread = ReceiveThread();
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "serve",
             "Listen until SIGTERM or Ctrl+C. Prints 'listening PATH' when ready, a line per client that connects and a summary per client that leaves (count, bytes, fnv1a64 of its raw messages), and a total on exit.")
         {
-            name, echo, json,
+            name, echo, receiveThread, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             bool asJson = parse.GetValue(json);
             var total = new Summary();
             int clients = 0;
-            await using var server = new PipeServer(parse.GetValue(name)!);
+            await using var server = new PipeServer(parse.GetValue(name)!, new PipeServerOptions { DedicatedReceiveThread = parse.GetValue(receiveThread) });
             server.HandleRawMessage(static (connection, body) =>
             {
                 var stats = (Summary)connection.State!;
@@ -254,19 +260,20 @@ internal static class PipeCommands
         {
             Description = "Resume after each answer on the connection's receive loop (PipeChannelOptions.InlineCompletions): one thread wake-up less per request.",
         };
+        Option<bool> receiveThread = ReceiveThread();
         Option<int> timeout = ConnectTimeout();
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "call",
             "Send raw requests to an echo server ('ipckit pipe serve --echo'), check every answer, and print latency percentiles.")
         {
-            name, count, size, concurrency, inline, timeout, json,
+            name, count, size, concurrency, inline, receiveThread, timeout, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             int requests = parse.GetValue(count);
             int payloadSize = parse.GetValue(size);
-            var options = new PipeClientOptions { InlineCompletions = parse.GetValue(inline) };
+            var options = new PipeClientOptions { InlineCompletions = parse.GetValue(inline), DedicatedReceiveThread = parse.GetValue(receiveThread) };
             await using PipeClient client = await PipeClient.ConnectAsync(
                 parse.GetValue(name)!, options, CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken);
             PipeConnection connection = client.Connection;
