@@ -32,16 +32,6 @@ internal static class PipeCommands
         return pipe;
     }
 
-    /// <summary>Byte i of message n: (byte)(n * 31 + i). The ring's produce verb can use the same pattern.</summary>
-    internal static void FillPayload(Span<byte> payload, long n)
-    {
-        byte start = unchecked((byte)(n * 31));
-        for (int i = 0; i < payload.Length; i++)
-        {
-            payload[i] = unchecked((byte)(start + i));
-        }
-    }
-
     private static Option<int> Size() => new("--size")
     {
         Description = "Payload bytes per message.",
@@ -211,7 +201,7 @@ internal static class PipeCommands
             var clock = Stopwatch.StartNew();
             for (int n = 0; n < messages; n++)
             {
-                FillPayload(payload, n);
+                Payload.Fill(payload, n);
                 hash.Append(payload);
 
                 // The payload is copied before SendRawAsync returns, so the buffer can be refilled at once.
@@ -290,7 +280,7 @@ internal static class PipeCommands
                         int n;
                         while ((n = Interlocked.Increment(ref next)) < requests)
                         {
-                            FillPayload(payload, n);
+                            Payload.Fill(payload, n);
                             long start = Stopwatch.GetTimestamp();
                             byte[] answer = await connection.RequestRawAsync(payload, cancellationToken: cancellationToken);
                             latencies[n] = Stopwatch.GetTimestamp() - start;
@@ -311,7 +301,7 @@ internal static class PipeCommands
             byte[] expected = new byte[payloadSize];
             for (int n = 0; n < requests; n++)
             {
-                FillPayload(expected, n);
+                Payload.Fill(expected, n);
                 hash.Append(expected);
             }
 
@@ -347,47 +337,8 @@ internal static class PipeCommands
         return command;
     }
 
-    private static void Report(string verb, long count, long bytes, Fnv1a64 hash, TimeSpan elapsed, bool asJson, long[]? latencies)
-    {
-        double seconds = Math.Max(elapsed.TotalSeconds, 1e-9);
-        double rate = count / seconds;
-        double megabytes = bytes / seconds / 1e6;
-        double[]? micros = latencies is null ? null : Percentiles(latencies);
-        if (asJson)
-        {
-            object summary = micros is null
-                ? new { count, bytes, fnv1a64 = hash.ToString(), seconds, messagesPerSecond = Math.Round(rate), megabytesPerSecond = Math.Round(megabytes, 1) }
-                : new
-                {
-                    count,
-                    bytes,
-                    fnv1a64 = hash.ToString(),
-                    seconds,
-                    requestsPerSecond = Math.Round(rate),
-                    p50Microseconds = micros[0],
-                    p90Microseconds = micros[1],
-                    p99Microseconds = micros[2],
-                    maxMicroseconds = micros[3],
-                };
-            CliOptions.WriteJson(summary);
-            return;
-        }
-
-        string line = string.Create(CultureInfo.InvariantCulture, $"{verb} count={count} bytes={bytes} fnv1a64={hash} seconds={seconds:F3} rate={rate:F0}/s ({megabytes:F1} MB/s)");
-        Console.Out.WriteLine(line);
-        if (micros is not null)
-        {
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"latency us: p50={micros[0]:F1} p90={micros[1]:F1} p99={micros[2]:F1} max={micros[3]:F1}"));
-        }
-    }
-
-    private static double[] Percentiles(long[] ticks)
-    {
-        long[] sorted = [.. ticks];
-        Array.Sort(sorted);
-        double At(double quantile) => sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(quantile * sorted.Length) - 1)] * 1e6 / Stopwatch.Frequency;
-        return [Math.Round(At(0.50), 1), Math.Round(At(0.90), 1), Math.Round(At(0.99), 1), Math.Round(At(1.0), 1)];
-    }
+    private static void Report(string verb, long count, long bytes, Fnv1a64 hash, TimeSpan elapsed, bool asJson, long[]? latencies) =>
+        IpcKit.Cli.Summary.Write(verb, count, bytes, hash, elapsed, asJson, latency: latencies is null || latencies.Length == 0 ? null : LatencyPercentiles.FromTicks(latencies));
 
     /// <summary>Count, bytes and FNV-1a-64 of what one client (or all of them, in arrival order) sent.</summary>
     private sealed class Summary
