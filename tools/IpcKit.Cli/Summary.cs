@@ -67,7 +67,7 @@ internal sealed class Summary
         if (latency is { } percentiles)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"latency µs: p50={percentiles.P50:F1} p90={percentiles.P90:F1} p99={percentiles.P99:F1} max={percentiles.Max:F1}"));
+                $"latency us: p50={percentiles.P50:F1} p90={percentiles.P90:F1} p99={percentiles.P99:F1} max={percentiles.Max:F1}"));
         }
     }
 }
