@@ -48,7 +48,7 @@ internal sealed record RunSettings(bool Quick, NativeTools Native)
     {
         <= 64 => Count(2_000_000, 50_000),
         <= 1024 => Count(1_000_000, 20_000),
-        _ => Count(100_000, 2_000),
+        _ => Count(100_000, 500),
     };
 
     /// <summary>
