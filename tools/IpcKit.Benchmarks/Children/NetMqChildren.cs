@@ -14,17 +14,26 @@ namespace IpcKit.Benchmarks.Children;
 /// </summary>
 /// <remarks>
 /// Used as NetMQ's own throughput and latency tests do: blocking sends and receives on a dedicated thread, batching
-/// left to NetMQ's I/O thread, default high-water marks. Receivers reuse one <see cref="Msg"/> (no allocation per
-/// message, NetMQ's "reusing Msg" benchmark); senders use SendFrame, which copies the payload into a pooled Msg, as
-/// the IpcKit channel copies it into its output buffer, so a caller may reuse or change its array at once.
+/// left to NetMQ's I/O thread, default high-water marks. Receivers reuse one <see cref="Msg"/> (NetMQ's "reusing Msg"
+/// benchmark); senders use SendFrame, which copies the payload into a pooled Msg, as the IpcKit channel copies it into
+/// its output buffer, so a caller may reuse or change its array at once. Message buffers come from a pool
+/// (<see cref="BufferPool.SetBufferManagerBufferPool"/>), as NetMQ's BufferPool documentation advises: by default it
+/// allocates a new array for every message (64 KiB messages then cost a 64 KiB allocation each on both sides).
 /// </remarks>
 internal static class NetMqChildren
 {
     private static readonly TimeSpan s_deadline = TimeSpan.FromMinutes(1);
 
+    // Room for a full send queue of the largest messages (1000, the default high-water mark, of 64 KiB).
+    private const long PoolBytes = 128L * 1024 * 1024;
+    private const int PoolLargestBuffer = 64 * 1024;
+
+    private static void UseBufferPool() => BufferPool.SetBufferManagerBufferPool(PoolBytes, PoolLargestBuffer);
+
     /// <summary>netmq-pull COUNT WARMUP: binds, prints READY PORT, receives WARMUP then COUNT measured messages.</summary>
     internal static void Pull(string[] args)
     {
+        UseBufferPool();
         (long count, long warmup) = (Long(args[0]), Long(args[1]));
         ChildResult result;
         using (var pull = new PullSocket())
@@ -64,6 +73,7 @@ internal static class NetMqChildren
     /// </remarks>
     internal static void Push(string[] args)
     {
+        UseBufferPool();
         (int port, long count, int size, long warmup) = ((int)Long(args[0]), Long(args[1]), (int)Long(args[2]), Long(args[3]));
         using (var push = new PushSocket())
         {
@@ -95,6 +105,7 @@ internal static class NetMqChildren
     /// <summary>netmq-rep COUNT WARMUP: binds, prints READY PORT, sends every request back as its answer.</summary>
     internal static void Reply(string[] args)
     {
+        UseBufferPool();
         (long count, long warmup) = (Long(args[0]), Long(args[1]));
         ChildResult result;
         using (var reply = new ResponseSocket())
@@ -130,6 +141,7 @@ internal static class NetMqChildren
     /// <summary>netmq-req PORT COUNT SIZE WARMUP: connects; after GO sends a request and waits for its answer, WARMUP + COUNT times.</summary>
     internal static void Request(string[] args)
     {
+        UseBufferPool();
         (int port, long count, int size, long warmup) = ((int)Long(args[0]), Long(args[1]), (int)Long(args[2]), Long(args[3]));
         ChildResult result;
         using (var request = new RequestSocket())

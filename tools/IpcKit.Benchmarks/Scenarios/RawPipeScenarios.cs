@@ -9,7 +9,7 @@ internal static class RawPipeScenarios
     internal const int InFlight = 64;
 
     /// <summary>Measured requests of a request-throughput run, the same for every transport.</summary>
-    internal static long RequestCount(RunSettings settings) => settings.Count(200_000, 3_000);
+    internal static long RequestCount(RunSettings settings) => settings.Count(100_000, 3_000);
 
     internal static IEnumerable<Scenario> All()
     {
