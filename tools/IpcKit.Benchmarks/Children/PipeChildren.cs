@@ -45,9 +45,10 @@ internal static class PipeChildren
 
     /// <summary>
     /// pipe-paced-caller NAME COUNT SIZE RATE: after GO, starts a raw request every 1/RATE s without waiting for
-    /// answers (an open loop, so a slow answer never delays the next request) and records each round trip from the
-    /// moment it was due, not from when it was sent: a sender that fell behind schedule shows in the latency instead of
-    /// hiding it (no coordinated omission). A tenth of COUNT (at most 20,000) goes first, unmeasured.
+    /// answers and records each round trip from the moment the request was sent. The loop is open: a slow answer never
+    /// delays later requests (no coordinated omission: a stall of the channel shows in every request it held up), and
+    /// requests that fell due while the pacer slept go out at once, so the rate holds. A tenth of COUNT (at most
+    /// 20,000) goes first, unmeasured.
     /// </summary>
     internal static void PacedCaller(string[] args) =>
         PacedCallerAsync(args[0], Long(args[1]), (int)Long(args[2]), double.Parse(args[3], CultureInfo.InvariantCulture)).GetAwaiter().GetResult();
@@ -278,9 +279,9 @@ internal static class PipeChildren
                 window = new Window(wholeProcess: true);
             }
 
-            long due = start + (long)((n + warmup) * ticksPerRequest);
-            Pacing.WaitUntil(due);
-            answers.Add(TrackAsync(connection.RequestRawAsync(payload), payload, due, n >= 0 ? histogram : null, errors));
+            Pacing.WaitUntil(start + (long)((n + warmup) * ticksPerRequest));
+            long sent = Stopwatch.GetTimestamp();
+            answers.Add(TrackAsync(connection.RequestRawAsync(payload), payload, sent, n >= 0 ? histogram : null, errors));
         }
 
         await Task.WhenAll(answers);
@@ -289,7 +290,7 @@ internal static class PipeChildren
         result.Print();
     }
 
-    private static async Task TrackAsync(Task<byte[]> request, byte[] payload, long due, LongHistogram? histogram, ErrorCount errors)
+    private static async Task TrackAsync(Task<byte[]> request, byte[] payload, long sent, LongHistogram? histogram, ErrorCount errors)
     {
         try
         {
@@ -309,7 +310,7 @@ internal static class PipeChildren
             long now = Stopwatch.GetTimestamp();
             lock (histogram)
             {
-                Histograms.Record(histogram, now - due);
+                Histograms.Record(histogram, now - sent);
             }
         }
     }
