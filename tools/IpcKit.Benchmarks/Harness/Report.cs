@@ -15,9 +15,10 @@ internal static class Report
 
     internal static string Headline(ScenarioResult result)
     {
-        if (result.Note is not null && result.Skipped)
+        if (result.Skipped)
         {
-            return $"skipped ({result.Note})";
+            // No figure at all: a baseline that is not available here, or a run that failed (which counts an error).
+            return result.Errors > 0 ? $"FAILED ({result.Note})" : $"skipped ({result.Note})";
         }
 
         var parts = new List<string>();
@@ -37,7 +38,7 @@ internal static class Report
 
         if (result.Errors > 0)
         {
-            parts.Add($"{result.Errors} errors: {result.Note}");
+            parts.Add($"FAILED, {result.Errors} errors: {result.Note}");
         }
 
         return string.Join("; ", parts);
@@ -108,7 +109,7 @@ internal static class Report
             string vsPipe = m.Scenario.IsPipeBaseline ? "1 (baseline)" : FormatRatio(RatioToPipe(m, all));
             string vsRpc = m.Scenario.IsRpcBaseline ? "baseline" : FormatRatio(RatioToRpc(m, all));
             string vsC = m.Scenario.IsNativeBaseline ? "baseline" : FormatRatio(RatioToNative(m, all));
-            string note = r.Note is null ? "" : $" ({r.Note})";
+            string note = r.Errors > 0 ? $" (FAILED, {r.Errors} errors: {r.Note})" : r.Note is null ? "" : $" ({r.Note})";
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {m.Scenario.Group} | {m.Scenario.Name}{note} | {m.Scenario.Kind} | {Size(m.Scenario.Payload)} | {(r.MessagesPerSecond is double rate ? Rate(rate) : "")} | {Cell(r.BytesPerSecond / 1e6, "F0")} | {Cell(r.Latency?.P50, "F2")} | {Cell(r.Latency?.P99, "F2")} | {Cell(r.Latency?.P999, "F2")} | {Cell(r.Latency?.Max, "F0")} | {cpu} | {Cell(r.AllocatedBytesPerMessage, "F2")} | {vsPipe} | {vsRpc} | {vsC} |");
         }
