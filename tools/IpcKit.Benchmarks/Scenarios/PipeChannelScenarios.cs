@@ -8,7 +8,14 @@ namespace IpcKit.Benchmarks.Scenarios;
 /// over a .NET named pipe, and NetMQ over loopback TCP. Each party is its own process. Patterns and payloads line up
 /// with the raw named-pipe baseline (one-way 32 B / 1 KiB / 64 KiB, ping-pong 32 B, requests 32 B with
 /// <see cref="RawPipeScenarios.InFlight"/> outstanding), so every row gets its "vs pipe" ratio, and the request rows a "vs StreamJsonRpc" one.
+/// The fixed-rate and many-clients rows have no counterpart elsewhere.
 /// </summary>
+/// <remarks>
+/// Every party runs with the runtime's defaults. One process-wide knob moves the async rows a lot on Linux:
+/// DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 runs socket completions on the epoll thread instead of the thread
+/// pool (one thread hop less per read; unsafe for code that blocks in a continuation). It applies to StreamJsonRpc as
+/// much as to the channel; the children inherit the harness's environment, so setting it on the harness shows its effect.
+/// </remarks>
 internal static class PipeChannelScenarios
 {
     /// <summary>The request rate of the fixed-rate row.</summary>
