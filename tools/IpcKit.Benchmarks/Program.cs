@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using IpcKit.Benchmarks.Children;
 using IpcKit.Benchmarks.Harness;
 
-// IpcKit.Benchmarks [ring|pipe|sem|all] [--json] [--quick] [--runs N]   the cross-process harness
+// IpcKit.Benchmarks [ring|pipe|sem|all] [--json] [--quick] [--runs N] [--filter TEXT]   the cross-process harness
 // IpcKit.Benchmarks micro [BenchmarkDotNet arguments]                  in-process micro-benchmarks
 // IpcKit.Benchmarks child ROLE ARGS                                    one measured party (started by the harness)
 if (args.Length > 0 && args[0] == "child")
@@ -16,13 +16,14 @@ if (args.Length > 0 && args[0] == "micro")
     return 0;
 }
 
-string group = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
-int runsIndex = Array.IndexOf(args, "--runs");
-int runs = runsIndex >= 0 && runsIndex + 1 < args.Length ? int.Parse(args[runsIndex + 1], System.Globalization.CultureInfo.InvariantCulture) : 3;
+string? Value(string option) => Array.IndexOf(args, option) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+string? filter = Value("--filter");
+string group = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal) && a != filter && a != Value("--runs")) ?? "all";
+int runs = Value("--runs") is string text ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : 3;
 using var cancellation = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
     cancellation.Cancel();
 };
-return await CrossProcessHarness.RunAsync(new BenchmarkOptions(group, args.Contains("--json"), args.Contains("--quick"), runs), Console.Out, Console.Error, cancellation.Token);
+return await CrossProcessHarness.RunAsync(new BenchmarkOptions(group, args.Contains("--json"), args.Contains("--quick"), runs, filter), Console.Out, Console.Error, cancellation.Token);

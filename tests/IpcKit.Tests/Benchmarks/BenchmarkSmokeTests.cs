@@ -34,5 +34,15 @@ public sealed class BenchmarkSmokeTests
 
         // Ratios are computed against the baseline measured in the same run.
         Assert.Contains(scenarios, s => s.GetProperty("vsRawPipe").ValueKind == JsonValueKind.Number && s.GetProperty("baseline").ValueKind == JsonValueKind.Null);
+
+        // The pipe channel runs side by side with the alternatives, and its request rows are compared with StreamJsonRpc.
+        string[] pipeNames = [.. scenarios.Where(s => s.GetProperty("group").GetString() == "pipe").Select(s => s.GetProperty("name").GetString()!)];
+        Assert.Contains(pipeNames, name => name.StartsWith("IpcKit pipe channel", StringComparison.Ordinal));
+        Assert.Contains(pipeNames, name => name.StartsWith("StreamJsonRpc", StringComparison.Ordinal));
+        Assert.Contains(pipeNames, name => name.StartsWith("NetMQ", StringComparison.Ordinal));
+        Assert.Contains(scenarios, s => s.GetProperty("kind").GetString() == "requests"
+            && s.GetProperty("name").GetString()!.StartsWith("IpcKit pipe channel", StringComparison.Ordinal)
+            && s.GetProperty("vsStreamJsonRpc").ValueKind == JsonValueKind.Number);
+        Assert.Contains(scenarios, s => s.GetProperty("kind").GetString() == "clients");
     }
 }

@@ -18,6 +18,16 @@ internal static class Child
         ["sem-pong"] = SemaphoreChildren.Pong,
         ["rawpipe-server"] = RawPipeChildren.Server,
         ["rawpipe-client"] = RawPipeChildren.Client,
+        ["pipe-server"] = PipeChildren.Server,
+        ["pipe-sender"] = PipeChildren.Sender,
+        ["pipe-caller"] = PipeChildren.Caller,
+        ["pipe-paced-caller"] = PipeChildren.PacedCaller,
+        ["jsonrpc-server"] = JsonRpcChildren.Server,
+        ["jsonrpc-client"] = JsonRpcChildren.Client,
+        ["netmq-pull"] = NetMqChildren.Pull,
+        ["netmq-push"] = NetMqChildren.Push,
+        ["netmq-rep"] = NetMqChildren.Reply,
+        ["netmq-req"] = NetMqChildren.Request,
     };
 
     internal static int Run(string[] args)
@@ -44,6 +54,13 @@ internal static class Child
     internal static void Ready()
     {
         Console.Out.WriteLine("READY");
+        Console.Out.Flush();
+    }
+
+    /// <summary>READY with something the harness needs to start the other party, for example the port this child bound.</summary>
+    internal static void Ready(string detail)
+    {
+        Console.Out.WriteLine("READY " + detail);
         Console.Out.Flush();
     }
 

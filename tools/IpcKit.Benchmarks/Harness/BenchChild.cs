@@ -10,7 +10,7 @@ internal sealed class BenchChild : IDisposable
 {
     private static readonly TimeSpan s_deadline = TimeSpan.FromMinutes(3);
     private readonly Process _process;
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<ChildResult> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _errors = [];
 
@@ -50,7 +50,7 @@ internal sealed class BenchChild : IDisposable
         {
             // Exited can be raised before the last output line is processed; drain the output first.
             _process.WaitForExit();
-            _result.TrySetException(new InvalidOperationException($"{Role} exited with code {SafeExitCode()} before reporting. {Errors}"));
+            _result.TrySetException(new InvalidOperationException($"{Role} exited with code {SafeExitCode()} before reporting. {ErrorOutput}"));
         };
         _process.Start();
         _process.BeginOutputReadLine();
@@ -61,7 +61,8 @@ internal sealed class BenchChild : IDisposable
 
     internal int Id => _process.Id;
 
-    private string Errors
+    /// <summary>The child's last lines on stderr (where a child describes the errors it counted), joined by " | ".</summary>
+    internal string ErrorOutput
     {
         get
         {
@@ -79,14 +80,17 @@ internal sealed class BenchChild : IDisposable
     /// <summary>Starts a native program (a C baseline) that follows the same READY / RESULT protocol.</summary>
     internal static BenchChild StartNative(string path, string role, params string[] arguments) => new(path, arguments, role);
 
-    internal async Task ReadyAsync()
+    /// <summary>Waits for READY; returns what followed it on the line ("READY 5555": "5555"), for example an address the child bound.</summary>
+    internal async Task<string> ReadyAsync()
     {
         Task done = await Task.WhenAny(_ready.Task, _result.Task, Task.Delay(s_deadline)).ConfigureAwait(false);
         if (done != _ready.Task)
         {
             await _result.Task.ConfigureAwait(false);
-            throw new TimeoutException($"{Role} was not ready within {s_deadline}. {Errors}");
+            throw new TimeoutException($"{Role} was not ready within {s_deadline}. {ErrorOutput}");
         }
+
+        return await _ready.Task.ConfigureAwait(false);
     }
 
     internal async Task<ChildResult> ResultAsync()
@@ -94,7 +98,7 @@ internal sealed class BenchChild : IDisposable
         Task done = await Task.WhenAny(_result.Task, Task.Delay(s_deadline)).ConfigureAwait(false);
         if (done != _result.Task)
         {
-            throw new TimeoutException($"{Role} did not finish within {s_deadline}. {Errors}");
+            throw new TimeoutException($"{Role} did not finish within {s_deadline}. {ErrorOutput}");
         }
 
         return await _result.Task.ConfigureAwait(false);
@@ -131,9 +135,9 @@ internal sealed class BenchChild : IDisposable
             return;
         }
 
-        if (line == "READY")
+        if (line == "READY" || line.StartsWith("READY ", StringComparison.Ordinal))
         {
-            _ready.TrySetResult();
+            _ready.TrySetResult(line.Length > 6 ? line[6..] : "");
         }
         else if (line.StartsWith(ChildResult.Prefix, StringComparison.Ordinal))
         {

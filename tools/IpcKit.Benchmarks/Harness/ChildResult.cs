@@ -35,11 +35,32 @@ public sealed record ChildResult
 }
 
 /// <summary>Measures one child's window: wall time, CPU time, allocations.</summary>
+/// <remarks>
+/// Allocations are those of the measuring thread by default, which is exact for a party that does all its work on
+/// one thread. An async party (a pipe channel, StreamJsonRpc, NetMQ) works on pool and I/O threads too: it counts the
+/// whole process's allocations instead (<see cref="Window(bool)"/> with true), which includes a little of the runtime's
+/// own background work but nothing is missed.
+/// </remarks>
 internal sealed class Window
 {
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     private readonly TimeSpan _cpu = Process.GetCurrentProcess().TotalProcessorTime;
-    private readonly long _allocated = GC.GetAllocatedBytesForCurrentThread();
+    private readonly bool _wholeProcess;
+    private readonly long _allocated;
+
+    internal Window()
+        : this(wholeProcess: false)
+    {
+    }
+
+    /// <summary>Starts the window; <paramref name="wholeProcess"/> counts every thread's allocations, not only this one's.</summary>
+    internal Window(bool wholeProcess)
+    {
+        _wholeProcess = wholeProcess;
+        _allocated = Allocated();
+    }
+
+    private long Allocated() => _wholeProcess ? GC.GetTotalAllocatedBytes(precise: true) : GC.GetAllocatedBytesForCurrentThread();
 
     internal ChildResult Finish(long messages, long bytes, long errors = 0, LongHistogram? histogram = null)
     {
@@ -50,7 +71,7 @@ internal sealed class Window
             Bytes = bytes,
             Seconds = _watch.Elapsed.TotalSeconds,
             CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - _cpu).TotalSeconds,
-            AllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - _allocated,
+            AllocatedBytes = Allocated() - _allocated,
             Errors = errors,
             Latency = histogram is null ? null : Histograms.Summarize(histogram),
         };

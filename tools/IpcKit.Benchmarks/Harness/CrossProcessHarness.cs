@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -10,7 +11,8 @@ namespace IpcKit.Benchmarks.Harness;
 /// <param name="Json">Print one JSON document instead of the table.</param>
 /// <param name="Quick">A few seconds in all: small counts and one run per scenario (a smoke test).</param>
 /// <param name="Runs">Runs per scenario; figures are the medians.</param>
-public sealed record BenchmarkOptions(string Group = "all", bool Json = false, bool Quick = false, int Runs = 3);
+/// <param name="Filter">Only scenarios whose transport or pattern contains this text (baselines included only if they match too).</param>
+public sealed record BenchmarkOptions(string Group = "all", bool Json = false, bool Quick = false, int Runs = 3, string? Filter = null);
 
 /// <summary>
 /// The cross-process benchmark harness: runs each scenario's parties as separate processes, several times,
@@ -34,6 +36,9 @@ public static class CrossProcessHarness
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Runs, 1);
         List<Scenario> scenarios = Catalog()
             .Where(s => options.Group == "all" || s.Group == options.Group || s.IsPipeBaseline)
+            .Where(s => options.Filter is null
+                || s.Name.Contains(options.Filter, StringComparison.OrdinalIgnoreCase)
+                || s.Kind.Contains(options.Filter, StringComparison.OrdinalIgnoreCase))
             .ToList();
 
         using var native = new NativeTools();
@@ -48,6 +53,7 @@ public static class CrossProcessHarness
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 ScenarioResult result;
+                long started = Stopwatch.GetTimestamp();
                 try
                 {
                     result = await scenario.Run(settings).ConfigureAwait(false);
@@ -59,7 +65,7 @@ public static class CrossProcessHarness
 
                 results.Add(result);
                 await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"[{i + 1}/{scenarios.Count}] {scenario.Group} {scenario.Name}, {scenario.Kind}, {Report.Size(scenario.Payload)}, run {run}/{runs}: {Report.Headline(result)}")).ConfigureAwait(false);
+                    $"[{i + 1}/{scenarios.Count}] {scenario.Group} {scenario.Name}, {scenario.Kind}, {Report.Size(scenario.Payload)}, run {run}/{runs}: {Report.Headline(result)} ({Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s)")).ConfigureAwait(false);
                 if (result.Skipped)
                 {
                     break;
@@ -134,9 +140,10 @@ public static class CrossProcessHarness
             name = m.Scenario.Name,
             kind = m.Scenario.Kind,
             payload = m.Scenario.Payload,
-            baseline = m.Scenario.IsPipeBaseline ? "pipe" : m.Scenario.IsNativeBaseline ? "native" : null,
+            baseline = m.Scenario.IsPipeBaseline ? "pipe" : m.Scenario.IsNativeBaseline ? "native" : m.Scenario.IsRpcBaseline ? "rpc" : null,
             median = m.Median,
             vsRawPipe = Report.RatioToPipe(m, measured),
+            vsStreamJsonRpc = Report.RatioToRpc(m, measured),
             vsNative = Report.RatioToNative(m, measured),
             runs = m.Runs,
         }),

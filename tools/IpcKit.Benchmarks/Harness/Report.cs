@@ -15,9 +15,10 @@ internal static class Report
 
     internal static string Headline(ScenarioResult result)
     {
-        if (result.Note is not null && result.Skipped)
+        if (result.Skipped)
         {
-            return $"skipped ({result.Note})";
+            // No figure at all: a baseline that is not available here, or a run that failed (which counts an error).
+            return result.Errors > 0 ? $"FAILED ({result.Note})" : $"skipped ({result.Note})";
         }
 
         var parts = new List<string>();
@@ -37,7 +38,7 @@ internal static class Report
 
         if (result.Errors > 0)
         {
-            parts.Add($"{result.Errors} errors: {result.Note}");
+            parts.Add($"FAILED, {result.Errors} errors: {result.Note}");
         }
 
         return string.Join("; ", parts);
@@ -49,52 +50,74 @@ internal static class Report
     /// </summary>
     internal static double? RatioToPipe(Measured measured, IReadOnlyList<Measured> all)
     {
-        string key = measured.Scenario.Kind.Replace(" typed", "", StringComparison.Ordinal) + "/" + (measured.Scenario.Kind.EndsWith("typed", StringComparison.Ordinal) ? 32 : measured.Scenario.Payload);
-        Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsPipeBaseline && m.Scenario.CompareKey == key);
-        return baseline is null ? null : Ratio(measured.Median, baseline.Median);
+        Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsPipeBaseline && m.Scenario.CompareKey == UntypedKey(measured.Scenario));
+        return baseline is null ? null : Ratio(measured, baseline);
     }
 
     /// <summary>The ratio to the C program of the same group, pattern and payload, where there is one.</summary>
     internal static double? RatioToNative(Measured measured, IReadOnlyList<Measured> all)
     {
         Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsNativeBaseline && m.Scenario.Group == measured.Scenario.Group && m.Scenario.CompareKey == measured.Scenario.CompareKey);
-        return baseline is null ? null : Ratio(measured.Median, baseline.Median);
+        return baseline is null ? null : Ratio(measured, baseline);
     }
 
-    private static double? Ratio(ScenarioResult value, ScenarioResult baseline)
+    /// <summary>
+    /// The ratio to StreamJsonRpc (MessagePack formatter, same kind of pipe) for the same pattern and payload, same rule
+    /// as <see cref="RatioToPipe"/>: the request rows (throughput at the same concurrency) and the round trip (p50).
+    /// </summary>
+    internal static double? RatioToRpc(Measured measured, IReadOnlyList<Measured> all)
     {
-        if (value.Latency is not null && baseline.Latency is not null && baseline.Latency.P50 > 0)
+        if (measured.Scenario.IsRpcBaseline)
         {
-            return value.Latency.P50 / baseline.Latency.P50;
+            return null;
         }
 
-        return value.MessagesPerSecond is double rate && baseline.MessagesPerSecond is double baseRate && baseRate > 0 ? rate / baseRate : null;
+        Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsRpcBaseline && m.Scenario.CompareKey == measured.Scenario.CompareKey);
+        return baseline is null ? null : Ratio(measured, baseline);
+    }
+
+    /// <summary>A typed contract of about 40 bytes is compared with the 32-byte raw payload of the same pattern.</summary>
+    private static string UntypedKey(Scenario scenario) =>
+        scenario.Kind.EndsWith(" typed", StringComparison.Ordinal)
+            ? scenario.Kind[..^" typed".Length] + "/32"
+            : scenario.CompareKey;
+
+    private static double? Ratio(Measured measured, Measured baseline)
+    {
+        (ScenarioResult value, ScenarioResult reference) = (measured.Median, baseline.Median);
+        if (measured.Scenario.ComparesLatency)
+        {
+            return value.Latency is not null && reference.Latency is { P50: > 0 } ? value.Latency.P50 / reference.Latency.P50 : null;
+        }
+
+        return value.MessagesPerSecond is double rate && reference.MessagesPerSecond is double baseRate && baseRate > 0 ? rate / baseRate : null;
     }
 
     internal static string Table(IReadOnlyList<Measured> all, string machine)
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}");
-        text.AppendLine("Figures are medians of the runs. 'vs pipe' compares with the raw .NET named pipe measured in the same run (throughput: times faster; latency: p50 ratio, lower is better); 'vs C' compares with the C program of the same pattern.");
+        text.AppendLine("Figures are medians of the runs. 'vs pipe' compares with the raw .NET named pipe measured in the same run (one-way and requests: throughput, times faster; ping-pong and fixed-rate: p50 ratio, lower is better); 'vs StreamJsonRpc' compares the same way with StreamJsonRpc (MessagePack formatter, named pipe) at the same pattern and concurrency; 'vs C' compares with the C program of the same pattern.");
         text.AppendLine();
-        text.AppendLine("| Group | Transport | Pattern | Payload | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU (cores) | alloc B/msg | vs pipe | vs C |");
-        text.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |");
+        text.AppendLine("| Group | Transport | Pattern | Payload | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU (cores) | alloc B/msg | vs pipe | vs StreamJsonRpc | vs C |");
+        text.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
         foreach (Measured m in all)
         {
             ScenarioResult r = m.Median;
             string Cell(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "";
             string cpu = string.Join(", ", r.CpuCores.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value:F2}")));
-            string vsPipe = m.Scenario.IsPipeBaseline ? "1 (baseline)" : Ratio(RatioToPipe(m, all));
-            string vsC = m.Scenario.IsNativeBaseline ? "baseline" : Ratio(RatioToNative(m, all));
-            string note = r.Note is null ? "" : $" ({r.Note})";
+            string vsPipe = m.Scenario.IsPipeBaseline ? "1 (baseline)" : FormatRatio(RatioToPipe(m, all));
+            string vsRpc = m.Scenario.IsRpcBaseline ? "baseline" : FormatRatio(RatioToRpc(m, all));
+            string vsC = m.Scenario.IsNativeBaseline ? "baseline" : FormatRatio(RatioToNative(m, all));
+            string note = r.Errors > 0 ? $" (FAILED, {r.Errors} errors: {r.Note})" : r.Note is null ? "" : $" ({r.Note})";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {m.Scenario.Group} | {m.Scenario.Name}{note} | {m.Scenario.Kind} | {Size(m.Scenario.Payload)} | {(r.MessagesPerSecond is double rate ? Rate(rate) : "")} | {Cell(r.BytesPerSecond / 1e6, "F0")} | {Cell(r.Latency?.P50, "F2")} | {Cell(r.Latency?.P99, "F2")} | {Cell(r.Latency?.P999, "F2")} | {Cell(r.Latency?.Max, "F0")} | {cpu} | {Cell(r.AllocatedBytesPerMessage, "F2")} | {vsPipe} | {vsC} |");
+                $"| {m.Scenario.Group} | {m.Scenario.Name}{note} | {m.Scenario.Kind} | {Size(m.Scenario.Payload)} | {(r.MessagesPerSecond is double rate ? Rate(rate) : "")} | {Cell(r.BytesPerSecond / 1e6, "F0")} | {Cell(r.Latency?.P50, "F2")} | {Cell(r.Latency?.P99, "F2")} | {Cell(r.Latency?.P999, "F2")} | {Cell(r.Latency?.Max, "F0")} | {cpu} | {Cell(r.AllocatedBytesPerMessage, "F2")} | {vsPipe} | {vsRpc} | {vsC} |");
         }
 
         return text.ToString();
     }
 
-    private static string Ratio(double? ratio) => ratio is double r ? r.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "";
+    private static string FormatRatio(double? ratio) => ratio is double r ? r.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "";
 
     private static string Rate(double rate) => rate >= 1e6
         ? (rate / 1e6).ToString("F2", CultureInfo.InvariantCulture) + " M"
