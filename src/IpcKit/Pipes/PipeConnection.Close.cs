@@ -143,6 +143,40 @@ public sealed partial class PipeConnection
         }
     }
 
+    /// <summary>
+    /// A write failed. "Broken pipe" comes as soon as the peer has closed its socket, also when it closed in an orderly
+    /// way and its close frame still waits, unread, in our receive buffer (a heartbeat written just then meets the
+    /// closed socket). So the receive loop, which reads on, decides how the connection ended: the close frame (orderly)
+    /// or the end of the stream (died). The timer closes with the write error if that has not happened within
+    /// <see cref="WriteFailureGraceMilliseconds"/>, for a receive loop held up by a full inbox or a busy handler.
+    /// </summary>
+    private void OnWriteFailed(Exception exception)
+    {
+        lock (_writeGate)
+        {
+            // Frames sent from now on would go nowhere: senders get "closing" instead.
+            _outputCompleted = true;
+        }
+
+        if (_receiveLoop.IsCompleted)
+        {
+            CloseForTransportError(exception);
+            return;
+        }
+
+        Volatile.Write(ref _writeFailure, exception);
+        Volatile.Write(ref _writeFailedAt, Environment.TickCount64);
+    }
+
+    /// <summary>Called by the timer: a write failure the receive loop did not resolve in time closes the connection.</summary>
+    private void CloseIfWriteFailureUnresolved(long now)
+    {
+        if (Volatile.Read(ref _writeFailure) is { } failure && now - Volatile.Read(ref _writeFailedAt) >= WriteFailureGraceMilliseconds)
+        {
+            CloseForTransportError(failure);
+        }
+    }
+
     /// <summary>An OS error on the transport: a peer that vanished (reset, broken pipe) or some other failure.</summary>
     private void CloseForTransportError(Exception exception)
     {

@@ -332,7 +332,7 @@ public sealed partial class PipeConnection
         }
         catch (Exception exception)
         {
-            CloseForTransportError(exception);
+            OnWriteFailed(exception);
 
             // Completing the reader fails a pending flush, so senders waiting for room learn the connection is gone.
             await reader.CompleteAsync(exception).ConfigureAwait(false);

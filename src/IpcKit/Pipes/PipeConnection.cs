@@ -23,6 +23,9 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private const int ReceiveBufferSize = 64 * 1024;
     private const int SendSegmentSize = 16 * 1024;
 
+    // How long a failed write waits for the receive loop to tell an orderly close from a dead peer.
+    private const int WriteFailureGraceMilliseconds = 1000;
+
     private static long s_nextId;
 
     private readonly PipeTransport _transport;
@@ -48,6 +51,8 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private volatile bool _receiveBlocked;
     private int _peerMaxBody = PipeProtocol.ControlBodyLimit;
     private volatile bool _opened;
+    private Exception? _writeFailure;
+    private long _writeFailedAt;
 
     internal PipeConnection(PipeTransport transport, PipeChannelOptions options, PipeServer? server, Channel<PipeMessage>? inbound = null, bool completeInboundOnClose = true)
     {
@@ -150,6 +155,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
         }
 
         long now = Environment.TickCount64;
+        CloseIfWriteFailureUnresolved(now);
 
         // Silence is judged only while the receive loop is actually waiting for the socket: while it waits for the
         // application (a full receive queue, a busy handler slot) the peer's bytes sit unread through no fault of its own.
