@@ -207,7 +207,10 @@ internal static class PipeSessionTarget
     {
         FuzzInvariantException.Check(!stream.OutputOverflowed, $"this side wrote more than {FuzzStream.OutputLimit} bytes in answer to {peer.Length}");
         var buffer = new ReadOnlySequence<byte>(stream.Written());
-        int peerMax = PeerMaxBody(peer);
+
+        // A peer that announces less than 8 bytes cannot be answered at all (a pong echoes 8 bytes); below that the
+        // check is for the smallest answers, which must still fit.
+        int peerMax = Math.Max(PeerMaxBody(peer), PipeProtocol.PingSize);
         bool first = true;
         try
         {
