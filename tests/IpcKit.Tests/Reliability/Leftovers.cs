@@ -16,7 +16,7 @@ namespace IpcKit.Tests.Reliability;
 internal static class Leftovers
 {
     private static readonly HashSet<string> s_before = [];
-    private static readonly HashSet<int> s_descendants = [];
+    private static readonly Dictionary<int, string[]> s_descendants = [];
     private static readonly Lock s_gate = new();
 
     /// <summary>The environment variable every <see cref="ChildProcess"/> gets, and its own children inherit: this run's pid.</summary>
@@ -59,21 +59,22 @@ internal static class Leftovers
         }
 
         RecordDescendants();
-        HashSet<string> mapped = MappedFiles();
-        HashSet<string> listening = ListeningSockets();
+        HashSet<int> ours = OurLiveProcesses();
+        Dictionary<string, HashSet<int>> mapped = MappedFiles();
+        Dictionary<string, long> listening = ListeningSockets();
+        HashSet<long> ourSockets = SocketInodesOf(ours);
+        HashSet<string> names = NamesOfThisRun();
+        string shm = Path.GetDirectoryName(RingBuffer.GetPath("x"))!;
+        string socketFolder = SocketFolder();
         var found = new List<string>();
-        foreach (string entry in Candidates().Where(entry => !s_before.Contains(entry)))
+        foreach (string entry in Candidates())
         {
             string name = Path.GetFileName(entry);
-            if (mapped.Contains(entry) || listening.Contains(entry))
-            {
-                continue;
-            }
-
+            string folder = Path.GetDirectoryName(entry)!;
             if (name.StartsWith("dotnet-diagnostic-", StringComparison.Ordinal) || name.StartsWith("clr-debug-pipe-", StringComparison.Ordinal))
             {
                 // Ours only if a process of this run made it and is gone (a live one still uses it).
-                if (PidIn(name) is int pid && IsDescendant(pid) && !IsAlive(pid))
+                if (!s_before.Contains(entry) && PidIn(name) is int pid && IsDescendant(pid) && !IsAlive(pid))
                 {
                     found.Add($"{entry} (diagnostics file of process {pid}, started by this run, now dead)");
                 }
@@ -81,27 +82,56 @@ internal static class Leftovers
                 continue;
             }
 
-            if (RingOf(entry) is string ring && !CreatedByThisRun(ring))
+            if (folder == shm || (folder == socketFolder && entry != socketFolder))
             {
-                // A ring (or one of its semaphores) that another program created: not this run's to judge.
+                // Shared namespaces other programs use too: judged by owner. A name this run handed out or passed to a
+                // process it started, or a ring this run created, is ours; in use by another program it is not a leak,
+                // in use by this run's own processes at the end it is.
+                if (!IsOurs(name, names))
+                {
+                    continue;
+                }
+
+                if (mapped.TryGetValue(entry, out HashSet<int>? users))
+                {
+                    if (users.Overlaps(ours))
+                    {
+                        found.Add($"{entry} (still open in process {string.Join(", ", users.Intersect(ours))} of this run)");
+                    }
+
+                    continue;
+                }
+
+                if (listening.TryGetValue(entry, out long inode) || (entry.EndsWith(".lock", StringComparison.Ordinal) && listening.TryGetValue(entry[..^".lock".Length] + ".sock", out inode)))
+                {
+                    if (ourSockets.Contains(inode))
+                    {
+                        found.Add($"{entry} (a server of this run still listens)");
+                    }
+
+                    continue;
+                }
+
+                found.Add(entry);
                 continue;
             }
 
-            if (entry.EndsWith(".lock", StringComparison.Ordinal) && listening.Contains(entry[..^".lock".Length] + ".sock"))
+            // The temp folder (files and folders with ipckit in their name) and the socket folder itself: new since the
+            // run started and not in use.
+            if (s_before.Contains(entry) || mapped.ContainsKey(entry) || listening.ContainsKey(entry))
             {
                 continue;
             }
 
-            if (Directory.Exists(entry) && entry == SocketFolder() && Directory.EnumerateFileSystemEntries(entry).Any())
+            if (entry == socketFolder && Directory.EnumerateFileSystemEntries(entry).Any())
             {
-                // A socket folder in use; its entries are judged one by one.
                 continue;
             }
 
             found.Add(Directory.Exists(entry) ? $"{entry} (folder)" : entry);
         }
 
-        foreach (int pid in LiveProcessesOfThisRun())
+        foreach (int pid in ours.Where(pid => pid != Environment.ProcessId))
         {
             found.Add($"process {pid} ({CommandLine(pid)}) started by this run is still running");
         }
@@ -169,7 +199,7 @@ internal static class Leftovers
 
     /// <summary>
     /// Whether the ring's creator (the pid in its header, offset 40) is the test process or one it started. A ring
-    /// whose file is gone or unreadable (only its semaphores are left) cannot say, and counts as this run's.
+    /// whose file is gone or unreadable (only its semaphores are left) cannot say: its name has to.
     /// </summary>
     private static bool CreatedByThisRun(string ring)
     {
@@ -179,7 +209,7 @@ internal static class Leftovers
             byte[] header = new byte[44];
             if (file.Read(header, 0, header.Length) < header.Length)
             {
-                return true;
+                return false;
             }
 
             int creator = BitConverter.ToInt32(header, 40);
@@ -187,18 +217,73 @@ internal static class Leftovers
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            return true;
+            return false;
         }
     }
 
     private static string SocketFolder() => Path.GetDirectoryName(PipeServer.GetPath("x"))!;
 
-    /// <summary>Files some live process has mapped: rings and named semaphores in use.</summary>
-    private static HashSet<string> MappedFiles()
+    /// <summary>The names this run handed out (<see cref="UniqueName"/>) and the arguments of the processes it started.</summary>
+    private static HashSet<string> NamesOfThisRun()
     {
-        var mapped = new HashSet<string>(StringComparer.Ordinal);
+        var names = new HashSet<string>(UniqueName.Issued, StringComparer.Ordinal);
+        lock (s_gate)
+        {
+            foreach ((int pid, string[] arguments) in s_descendants)
+            {
+                names.Add(pid.ToString(CultureInfo.InvariantCulture));
+                names.UnionWith(arguments.Where(argument => argument.Length >= 4 && !argument.Contains('/', StringComparison.Ordinal)));
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>
+    /// Whether an entry of /dev/shm or the socket folder is this run's: its object name (a ring, a semaphore, a pipe)
+    /// is, or starts with, a name of this run (followed by '-' or '.'), or ends with the pid of a process this run
+    /// started ("demo-PID"), or it is a ring whose header names a creator of this run.
+    /// </summary>
+    private static bool IsOurs(string entry, HashSet<string> names)
+    {
+        string name = entry;
+        foreach (string prefix in new[] { RingBuffer.FilePrefix, "sem.ipckit." })
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                name = name[prefix.Length..];
+            }
+        }
+
+        foreach (string suffix in new[] { "~rd", "~rs", ".sock", ".lock" })
+        {
+            if (name.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                name = name[..^suffix.Length];
+            }
+        }
+
+        if (names.Contains(name)
+            || names.Any(known => name.StartsWith(known + "-", StringComparison.Ordinal) || name.StartsWith(known + ".", StringComparison.Ordinal))
+            || (name.LastIndexOf('-') is int dash and >= 0 && names.Contains(name[(dash + 1)..])))
+        {
+            return true;
+        }
+
+        return RingOf(entry) is string ring && CreatedByThisRun(ring);
+    }
+
+    /// <summary>Files live processes have mapped (rings and named semaphores in use), with the processes.</summary>
+    private static Dictionary<string, HashSet<int>> MappedFiles()
+    {
+        var mapped = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
         foreach (string folder in Directory.EnumerateDirectories("/proc"))
         {
+            if (!int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+            {
+                continue;
+            }
+
             try
             {
                 foreach (string line in File.ReadLines(Path.Combine(folder, "maps")))
@@ -206,33 +291,65 @@ internal static class Leftovers
                     int slash = line.IndexOf('/', StringComparison.Ordinal);
                     if (slash >= 0 && line.Contains("ipckit", StringComparison.OrdinalIgnoreCase))
                     {
-                        mapped.Add(line[slash..].Replace(" (deleted)", "", StringComparison.Ordinal));
+                        string path = line[slash..].Replace(" (deleted)", "", StringComparison.Ordinal);
+                        if (!mapped.TryGetValue(path, out HashSet<int>? users))
+                        {
+                            mapped[path] = users = [];
+                        }
+
+                        users.Add(pid);
                     }
                 }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
             {
-                // Not a process, or one that ended meanwhile.
+                // A process that ended meanwhile.
             }
         }
 
         return mapped;
     }
 
-    /// <summary>Unix socket paths some live process has bound (/proc/net/unix).</summary>
-    private static HashSet<string> ListeningSockets()
+    /// <summary>Unix socket paths some live process has bound (/proc/net/unix), with the socket's inode.</summary>
+    private static Dictionary<string, long> ListeningSockets()
     {
-        var paths = new HashSet<string>(StringComparer.Ordinal);
+        var paths = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (string line in File.ReadLines("/proc/net/unix").Skip(1))
         {
             string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length >= 8 && fields[^1].StartsWith('/'))
+            if (fields.Length >= 8 && fields[^1].StartsWith('/') && long.TryParse(fields[6], NumberStyles.None, CultureInfo.InvariantCulture, out long inode))
             {
-                paths.Add(fields[^1]);
+                paths[fields[^1]] = inode;
             }
         }
 
         return paths;
+    }
+
+    /// <summary>The inodes of the sockets the given processes have open (/proc/PID/fd links "socket:[INODE]").</summary>
+    private static HashSet<long> SocketInodesOf(IEnumerable<int> processes)
+    {
+        var inodes = new HashSet<long>();
+        foreach (int pid in processes)
+        {
+            try
+            {
+                foreach (string fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+                {
+                    string? target = new FileInfo(fd).LinkTarget;
+                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
+                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out long inode))
+                    {
+                        inodes.Add(inode);
+                    }
+                }
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return inodes;
     }
 
     private static void RecordDescendants()
@@ -255,9 +372,9 @@ internal static class Leftovers
                 int current = pid;
                 for (int hops = 0; hops < 32 && parents.TryGetValue(current, out int parent); hops++)
                 {
-                    if (parent == self || s_descendants.Contains(parent))
+                    if (parent == self || s_descendants.ContainsKey(parent))
                     {
-                        s_descendants.Add(pid);
+                        s_descendants.TryAdd(pid, Arguments(pid));
                         break;
                     }
 
@@ -271,14 +388,15 @@ internal static class Leftovers
     {
         lock (s_gate)
         {
-            return s_descendants.Contains(pid);
+            return s_descendants.ContainsKey(pid);
         }
     }
 
     /// <summary>Live processes this run started: they carry its marker, or are the test process's children, or were seen as its descendants.</summary>
-    private static IEnumerable<int> LiveProcessesOfThisRun()
+    private static HashSet<int> OurLiveProcesses()
     {
         int self = Environment.ProcessId;
+        var live = new HashSet<int> { self };
         string marker = $"{RunMarker}={self}";
         foreach (string folder in Directory.EnumerateDirectories("/proc"))
         {
@@ -301,9 +419,11 @@ internal static class Leftovers
 
             if (ours && IsAlive(pid))
             {
-                yield return pid;
+                live.Add(pid);
             }
         }
+
+        return live;
     }
 
     /// <summary>The parent pid from /proc/PID/stat (after the command name, which may contain spaces and parentheses).</summary>
@@ -332,6 +452,18 @@ internal static class Leftovers
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
         {
             return false;
+        }
+    }
+
+    private static string[] Arguments(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return [];
         }
     }
 
