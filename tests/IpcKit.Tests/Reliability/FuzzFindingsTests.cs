@@ -137,3 +137,47 @@ public sealed class PipeFuzzFindingsTests
         return frame;
     }
 }
+
+/// <summary>What the chaos tests found.</summary>
+public sealed class ChaosFindingsTests
+{
+    /// <summary>
+    /// PipeChaosTests: a client that (re)connected into the backlog of a server killed before it read the hello got
+    /// "connection reset" in the handshake, an IOException that neither the connect loop nor the reconnect loop
+    /// retried: an AutoReconnect client gave up for good although the next server was already listening.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_handshake_cut_by_a_reset_is_retried_until_a_server_answers()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "Unix sockets, as the pipe uses them on Linux.");
+        string name = UniqueName.Next("finding");
+
+        // Keeps the socket folder in use (and existing) while this test puts a raw socket in it.
+        await using var keeper = new PipeServer(UniqueName.Next("keeper"));
+        keeper.Start();
+        var endpoint = new UnixDomainSocketEndPoint(PipeServer.GetPath(name));
+        Task<PipeClient> connecting;
+        using (var dying = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            dying.Bind(endpoint);
+            dying.Listen();
+            connecting = PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+            using Socket accepted = await dying.AcceptAsync();
+
+            // The client's hello has arrived and stays unread: closing now resets the connection, as a SIGKILL does.
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            while (accepted.Available < FrameHeader.Size + PipeProtocol.HelloSize && deadline.Elapsed < TestTimeouts.Unexpected)
+            {
+                await Task.Yield();
+            }
+
+            accepted.LingerState = new LingerOption(true, 0);
+        }
+
+        File.Delete(PipeServer.GetPath(name));
+        await using var server = new PipeServer(name);
+        server.Start();
+        await using PipeClient client = await connecting.WaitAsync(TestTimeouts.Unexpected);
+        Assert.True(client.Connection.IsConnected);
+    }
+}

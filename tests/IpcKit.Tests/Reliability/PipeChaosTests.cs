@@ -172,6 +172,11 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
             catch (IpcPeerGoneException) when (deadline.Elapsed < TestTimeouts.Unexpected)
             {
             }
+            catch (IpcPeerGoneException exception)
+            {
+                throw new InvalidOperationException(
+                    $"The client did not reach the restarted server: {(client.Completion.IsCompleted ? $"it gave up ({client.Completion.Result.Reason}: {client.Completion.Result.Exception})" : "it is still reconnecting")}.", exception);
+            }
         }
     }
 
