@@ -117,8 +117,14 @@ internal static class Leftovers
             }
 
             // The temp folder (files and folders with ipckit in their name) and the socket folder itself: new since the
-            // run started and not in use.
+            // run started and not in use. A name with a pid in it ("ipckit-demo-PID.counter") is ours only if that
+            // process was.
             if (s_before.Contains(entry) || mapped.ContainsKey(entry) || listening.ContainsKey(entry))
+            {
+                continue;
+            }
+
+            if (PidInDemoName(name) is int owner && !IsDescendant(owner))
             {
                 continue;
             }
@@ -477,6 +483,19 @@ internal static class Leftovers
         {
             return "?";
         }
+    }
+
+    /// <summary>The pid in a demo object's name ("demo-PID", as in ipckit-demo-PID.counter), or null.</summary>
+    private static int? PidInDemoName(string name)
+    {
+        int start = name.IndexOf("demo-", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return null;
+        }
+
+        string digits = new([.. name[(start + 5)..].TakeWhile(char.IsAsciiDigit)]);
+        return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? pid : null;
     }
 
     private static int? PidIn(string name)
