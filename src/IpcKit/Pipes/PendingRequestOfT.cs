@@ -40,7 +40,19 @@ internal sealed class PendingRequest<T> : PendingRequest
     {
         if (kind == FrameKind.Error)
         {
-            (string type, string message) = PipeProtocol.ReadError(body);
+            string type;
+            string message;
+            try
+            {
+                (type, message) = PipeProtocol.ReadError(body);
+            }
+            catch (IpcProtocolException exception)
+            {
+                // The request is no longer in the pending table: fail it here, or nobody ever would (found by fuzzing).
+                Fail(exception);
+                throw;
+            }
+
             Fail(new PipeRemoteException(type, message));
             return;
         }

@@ -204,9 +204,22 @@ public sealed class PipeClient : IAsyncDisposable
         Task<PipeConnection> next;
         lock (_gate)
         {
-            if (_connection.IsConnected || _reconnected is null)
+            if (_connection.IsConnected)
             {
                 return _connection;
+            }
+
+            if (_reconnected is null)
+            {
+                if (!_options.AutoReconnect || _disposed.IsCancellationRequested || _completion.Task.IsCompleted)
+                {
+                    return _connection;
+                }
+
+                // The connection ended but its watcher has not started reconnecting yet (it waits for the connection's
+                // completion): wait for the reconnection it will start, instead of failing on the dead connection. A
+                // chaos test saw thousands of requests fail in that window after each server kill.
+                _reconnected = new TaskCompletionSource<PipeConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
             next = _reconnected.Task;
@@ -234,10 +247,11 @@ public sealed class PipeClient : IAsyncDisposable
             return;
         }
 
-        var reconnected = new TaskCompletionSource<PipeConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource<PipeConnection> reconnected;
         lock (_gate)
         {
-            _reconnected = reconnected;
+            // An operation may already wait on it (see WaitForConnectionAsync).
+            reconnected = _reconnected ??= new TaskCompletionSource<PipeConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         PipeConnection next;
@@ -312,6 +326,18 @@ public sealed class PipeClient : IAsyncDisposable
 
     private void Finish(PipeCloseInfo info)
     {
+        // Operations that started waiting for a reconnection that will not come fail like the connection did.
+        TaskCompletionSource<PipeConnection>? waiting;
+        lock (_gate)
+        {
+            waiting = _reconnected;
+        }
+
+        if (waiting is not null && waiting.TrySetException(info.Exception))
+        {
+            _ = waiting.Task.Exception;
+        }
+
         // The shared inbox outlives single connections only while reconnecting; now it ends like the connection did.
         _inbox.Writer.TryComplete(info.IsOrderly ? null : info.Exception);
         _completion.TrySetResult(info);

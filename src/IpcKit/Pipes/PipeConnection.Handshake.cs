@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 
 namespace IpcKit.Pipes;
 
@@ -117,6 +118,15 @@ public sealed partial class PipeConnection
                 throw new IpcPeerGoneException(
                     $"The peer did not complete the handshake within {_options.HandshakeTimeout.TotalMilliseconds} ms (HandshakeTimeout).",
                     PeerGoneReason.Unresponsive);
+            }
+            catch (Exception exception) when (exception is IOException or SocketException && exception is not IpcException)
+            {
+                // A server killed with our hello unread resets the connection: it is gone, as at end of stream, and a
+                // client connecting or reconnecting tries again (found by the chaos test: the reset made a client give up).
+                throw new IpcPeerGoneException(
+                    $"The peer's end vanished during the handshake ({exception.Message}): its process exited, crashed or was killed.",
+                    PeerGoneReason.Died,
+                    exception);
             }
 
             ReadOnlySequence<byte> buffer = result.Buffer;

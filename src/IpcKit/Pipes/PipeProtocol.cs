@@ -88,5 +88,10 @@ internal static class PipeProtocol
         {
             throw new IpcProtocolException("An error frame body is truncated.", exception);
         }
+        catch (ArgumentOutOfRangeException exception)
+        {
+            // MessagePackReader reads a str32 length above int.MaxValue as a negative count (found by fuzzing).
+            throw new IpcProtocolException("An error frame body announces a string longer than the body.", exception);
+        }
     }
 }

@@ -28,7 +28,7 @@ public ref struct RingBatch
         }
 
         _remaining--;
-        _current = new RingRecord(new ReadOnlySpan<byte>(payload, length), type);
+        _current = new RingRecord(new ReadOnlySpan<byte>(payload, length), type, next - RingLayout.RecordSize(length));
         _reader.Consume(length, next);
         return true;
     }
@@ -37,13 +37,14 @@ public ref struct RingBatch
     public readonly void Dispose() => _reader.Publish();
 }
 
-/// <summary>One message in a <see cref="RingBatch"/>: its payload in ring memory and its type.</summary>
+/// <summary>One message in a <see cref="RingBatch"/>: its payload in ring memory, its type and its position.</summary>
 public readonly ref struct RingRecord
 {
-    internal RingRecord(ReadOnlySpan<byte> payload, int type)
+    internal RingRecord(ReadOnlySpan<byte> payload, int type, long position)
     {
         Payload = payload;
         Type = type;
+        Position = position;
     }
 
     /// <summary>The payload, valid until the batch moves on or ends.</summary>
@@ -51,6 +52,15 @@ public readonly ref struct RingRecord
 
     /// <summary>The message type (0 for raw bytes).</summary>
     public int Type { get; }
+
+    /// <summary>
+    /// Where the record starts in the ring: the byte count the writer had committed before it (padding included).
+    /// Positions only grow and are unique for the life of the ring file, so they identify messages. A reader that
+    /// dies before its batch ends gets the batch again after a restart, with the same positions: a consumer that
+    /// stores the position of the last message it processed, together with the effect of processing it, skips
+    /// records at or below it and processes each message exactly once (docs/ring-format.md, "Positions").
+    /// </summary>
+    public long Position { get; }
 }
 
 /// <summary>The length and type of a message copied out of a ring.</summary>

@@ -63,6 +63,13 @@ public sealed class RingReader : IDisposable
             throw Corrupt(_head, "the read position in the header is not a multiple of 8");
         }
 
+        // Positions start at 0 and only grow. A negative one would also make "write - read" overflow in RefreshTail and
+        // pass for a small distance: the reader would then walk some 2^63 bytes of garbage records (found by fuzzing).
+        if (_head < 0)
+        {
+            throw Corrupt(_head, "the read position in the header is negative");
+        }
+
         _cachedTail = _head;
         RefreshTail();
         RingMetrics.Register(this);

@@ -55,7 +55,8 @@ public sealed class RingWriter : IDisposable
         _hasRoom = () => HasRoomFor(_waitingFor);
         _tail = Volatile.Read(ref mapping.WritePosition);
         _cachedHead = Volatile.Read(ref mapping.ReadPosition);
-        if ((_tail & (RingLayout.RecordAlignment - 1)) != 0 || _cachedHead > _tail || _tail - _cachedHead > _capacity || (_cachedHead & 7) != 0)
+        // A negative position would make "write - read" overflow below and pass (found by fuzzing): positions start at 0.
+        if (_cachedHead < 0 || (_tail & (RingLayout.RecordAlignment - 1)) != 0 || _cachedHead > _tail || _tail - _cachedHead > _capacity || (_cachedHead & 7) != 0)
         {
             throw Corrupt(_tail, $"the positions in the header are inconsistent (write {_tail}, read {_cachedHead}, capacity {_capacity})");
         }

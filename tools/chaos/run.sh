@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The chaos tests in their long form: producer/consumer processes on a ring, and pipe servers and clients, killed with
+# SIGKILL at random moments while under load, restarted, and checked (tests/IpcKit.Tests/Reliability/RingChaosTests.cs
+# and PipeChaosTests.cs; docs/reliability.md says what is checked). CI runs the same tests for 15 s each.
+#
+#   tools/chaos/run.sh [SECONDS] [SEED]    each of the three chaos tests kills for SECONDS (default 300)
+#
+# The report (kills, messages committed and processed, redeliveries skipped, how fast deaths were noticed) is printed
+# and written to artifacts/reliability/chaos.md. SEED replays a kill schedule printed by an earlier run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-300}
+report="$(pwd)/artifacts/reliability"
+mkdir -p "$report"
+rm -f "$report/chaos.md"
+export IPCKIT_CHAOS_SECONDS="$seconds" IPCKIT_RELIABILITY_REPORT="$report" DOTNET_CLI_TELEMETRY_OPTOUT=1
+[ $# -ge 2 ] && export IPCKIT_CHAOS_SEED="$2"
+dotnet test tests/IpcKit.Tests -c Release --filter "FullyQualifiedName~Reliability.RingChaosTests|FullyQualifiedName~Reliability.PipeChaosTests" \
+  --logger "console;verbosity=normal" --blame-hang-timeout "$((seconds * 3 + 300))s"
+echo
+cat "$report/chaos.md"
