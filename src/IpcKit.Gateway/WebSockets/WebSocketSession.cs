@@ -156,7 +156,7 @@ internal sealed class WebSocketSession : IDisposable
             Task receive = ReceiveLoopAsync(onMessage);
             if (await Task.WhenAny(send, receive).ConfigureAwait(false) == receive)
             {
-                // The client closed, broke the connection or broke the rules: the send loop answers and ends.
+                // The client closed or the connection broke: the send loop answers and ends.
                 Close(WebSocketCloseStatus.NormalClosure, "");
             }
             else
@@ -285,6 +285,8 @@ internal sealed class WebSocketSession : IDisposable
         var message = new ArrayBufferWriter<byte>(ReceiveChunk);
         try
         {
+            // Reads until the client's close frame (or the abort): after the gateway closes, the client's answer still
+            // has to be read for the close handshake to complete; what comes before it is ignored.
             while (true)
             {
                 ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(chunk.AsMemory(), abort).ConfigureAwait(false);
@@ -293,16 +295,21 @@ internal sealed class WebSocketSession : IDisposable
                     return;
                 }
 
+                if (CloseStatus is not null)
+                {
+                    continue;
+                }
+
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
                     Close(WebSocketCloseStatus.InvalidMessageType, "send messages as JSON text frames");
-                    return;
+                    continue;
                 }
 
                 if (message.WrittenCount + result.Count > _maxIncoming)
                 {
                     Close(WebSocketCloseStatus.MessageTooBig, string.Create(CultureInfo.InvariantCulture, $"a message may have at most {_maxIncoming} bytes"));
-                    return;
+                    continue;
                 }
 
                 message.Write(chunk.AsSpan(0, result.Count));
