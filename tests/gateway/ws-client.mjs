@@ -7,7 +7,8 @@
 // "ERROR <message>", and answers to commands. In --quiet mode it only counts frames and checks that every frame
 // with a "sequence" has the next one (sequences must rise by one; an ipckit.skipped frame allows a gap).
 // Commands on stdin: "SEND <json>", "SENDBINARY", "PAUSE" (stop reading the socket: a slow client),
-// "RESUME", "STATS" (prints "STATS count=N ordered=B last=S skipped=K errors=E"), "CLOSE", "EXIT".
+// "RESUME", "STATS" (prints "STATS count=N ordered=B last=S skipped=K errors=E"), "WAITFOR S" (prints "REACHED S"
+// once a frame with sequence S or later has arrived), "CLOSE", "EXIT".
 import { createInterface } from "node:readline";
 import WebSocket from "ws";
 
@@ -29,6 +30,13 @@ if (auth === "query") target += (url.includes("?") ? "&" : "?") + `access_token=
 
 const print = (line) => process.stdout.write(line + "\n");
 const stats = { count: 0, ordered: true, last: null, skipped: 0, errors: 0 };
+let waitingFor = null;
+const checkReached = () => {
+  if (waitingFor !== null && stats.last !== null && stats.last >= waitingFor) {
+    print(`REACHED ${waitingFor}`);
+    waitingFor = null;
+  }
+};
 
 const socket = new WebSocket(target, protocols, { headers, maxPayload: 64 * 1024 * 1024 });
 socket.on("open", () => print(`OPEN ${socket.protocol}`));
@@ -53,6 +61,7 @@ socket.on("message", (data, isBinary) => {
     if (stats.last !== null && frame.sequence <= stats.last) stats.ordered = false;
     stats.last = frame.sequence;
     stats.gapAllowed = false;
+    checkReached();
   }
 });
 socket.on("close", (code, reason) => {
@@ -86,6 +95,10 @@ createInterface({ input: process.stdin }).on("line", (line) => {
       break;
     case "STATS":
       print(`STATS count=${stats.count} ordered=${stats.ordered} last=${stats.last} skipped=${stats.skipped} errors=${stats.errors}`);
+      break;
+    case "WAITFOR":
+      waitingFor = Number(argument);
+      checkReached();
       break;
     case "CLOSE":
       socket.close(1000, "done");

@@ -35,6 +35,12 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
     /// <exception cref="Http.GatewayProblem">503 if no server accepts within the connect timeout, and the like.</exception>
     public static async Task<PipeHub> ConnectAsync(string name, GatewayContext context)
     {
+        // No socket file: no server has started, so waiting for one to accept would only delay the 503.
+        if (!OperatingSystem.IsWindows() && !File.Exists(PipeServer.GetPath(name)))
+        {
+            throw Http.ChannelProblems.NoServer(name, PipeServer.GetPath(name), TimeSpan.Zero);
+        }
+
         PipeClient client;
         try
         {

@@ -65,7 +65,9 @@ internal static class ChannelProblems
 
     public static GatewayProblem NoServer(string pipe, string path, TimeSpan waited) => new(
         StatusCodes.Status503ServiceUnavailable, "no-server", "No server listens on the pipe.",
-        $"No server accepted a connection on pipe '{pipe}' ({path}) within {waited.TotalMilliseconds:0} ms.")
+        waited == TimeSpan.Zero
+            ? $"No server listens on pipe '{pipe}': its socket {path} does not exist."
+            : $"No server accepted a connection on pipe '{pipe}' ({path}) within {waited.TotalMilliseconds:0} ms.")
     { RetryAfterSeconds = 1 };
 
     public static GatewayProblem TooLarge(string detail) => new(

@@ -34,8 +34,8 @@ internal static class GatewayScenarios
     /// <summary>
     /// gateway-ring-write NAME: attaches as the writer, prints READY, then runs commands from stdin, answering each with
     /// "OK" (or "WROTE n"): "toy SEQ NAME", "text MESSAGE", "raw BASE64", "other TYPEID BASE64" (any type id),
-    /// "garbage" (a Toy type id with bytes that are not a Toy), "burst COUNT SIZE" (Toys 1..COUNT, each with a name of
-    /// SIZE characters), "stream SIZE" (Toys 1, 2, ... until the line "stop", then "WROTE n"), "exit".
+    /// "garbage" (a Toy type id with bytes that are not a Toy), "toys FROM COUNT SIZE" (Toys FROM..FROM+COUNT-1, each
+    /// with a name of SIZE characters, then "WROTE last"), "exit".
     /// </summary>
     [Scenario("gateway-ring-write")]
     internal static async Task<int> RingWriteAsync(string[] args)
@@ -67,18 +67,17 @@ internal static class GatewayScenarios
                     Check(writer.Write([0xc1, 0xc1, 0xc1], MessageTypeId.Of<Toy>(), Deadline));
                     Line("OK");
                     break;
-                case "burst":
-                    int count = int.Parse(words[1], CultureInfo.InvariantCulture);
-                    string name = new('x', int.Parse(words[2], CultureInfo.InvariantCulture));
-                    for (int i = 1; i <= count; i++)
+                case "toys":
+                    string[] toys = line.Split(' ');
+                    long from = long.Parse(toys[1], CultureInfo.InvariantCulture);
+                    long last = from + long.Parse(toys[2], CultureInfo.InvariantCulture) - 1;
+                    string name = new('x', int.Parse(toys[3], CultureInfo.InvariantCulture));
+                    for (long sequence = from; sequence <= last; sequence++)
                     {
-                        Write(writer, new Toy { Sequence = i, Name = name, Sender = "child" });
+                        Write(writer, new Toy { Sequence = sequence, Name = name, Sender = "child" });
                     }
 
-                    Line($"WROTE {count}");
-                    break;
-                case "stream":
-                    Line($"WROTE {await StreamAsync(writer, int.Parse(words[1], CultureInfo.InvariantCulture))}");
+                    Line($"WROTE {last}");
                     break;
                 default:
                     throw new ArgumentException($"Unknown command '{line}'.");
@@ -120,41 +119,6 @@ internal static class GatewayScenarios
         }
 
         return 0;
-    }
-
-    private static async Task<long> StreamAsync(RingWriter writer, int size)
-    {
-        // Writes on another thread while this one waits for "stop".
-        using var stop = new CancellationTokenSource();
-        string name = new('s', size);
-        Task<long> writing = Task.Run(() =>
-        {
-            long sequence = 0;
-            while (!stop.IsCancellationRequested)
-            {
-                var toy = new Toy { Sequence = sequence + 1, Name = name, Sender = "child" };
-                try
-                {
-                    if (writer.WriteMessage(toy, TimeSpan.FromMilliseconds(100), stop.Token))
-                    {
-                        sequence++;
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            return sequence;
-        });
-        Line("STREAMING");
-        while (await Console.In.ReadLineAsync() is string line && line != "stop")
-        {
-        }
-
-        await stop.CancelAsync();
-        return await writing;
     }
 
     private static void Write<T>(RingWriter writer, T message) => Check(writer.WriteMessage(message, Deadline));

@@ -50,7 +50,7 @@ internal static class GatewayClients
         }
 
         arguments.AddRange(extra);
-        arguments.Add(url.ToString());
+        arguments.Add(url.AbsoluteUri);
         var start = new ProcessStartInfo("curl")
         {
             RedirectStandardInput = true,
