@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -56,6 +57,11 @@ public sealed class IpcGateway : IAsyncDisposable
 
     /// <summary>Counters since the start.</summary>
     public GatewayStatistics Statistics { get; }
+
+    /// <summary>Every endpoint as "METHOD /route", from the routing table (the OpenAPI test compares the document with it).</summary>
+    internal IReadOnlyList<string> Endpoints =>
+        [.. ((IEndpointRouteBuilder)_app).DataSources.SelectMany(source => source.Endpoints).OfType<RouteEndpoint>()
+            .SelectMany(endpoint => (endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []).Select(method => $"{method} /{endpoint.RoutePattern.RawText!.TrimStart('/')}"))];
 
     /// <summary>Starts a gateway and returns once it listens and its token file is written.</summary>
     /// <exception cref="ArgumentException">An option is out of range, or a contract cannot be used (for example it has a member called "type").</exception>
