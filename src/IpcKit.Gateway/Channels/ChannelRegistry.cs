@@ -18,7 +18,7 @@ internal sealed class ChannelRegistry : IAsyncDisposable
     }
 
     /// <summary>The ring's slot.</summary>
-    /// <exception cref="GatewayProblem">400 if the name breaks the name rule.</exception>
+    /// <exception cref="GatewayProblem">400 if the name breaks the name rule, 404 if no such ring exists.</exception>
     public RingSlot Ring(string name)
     {
         try
@@ -28,6 +28,17 @@ internal sealed class ChannelRegistry : IAsyncDisposable
         catch (ArgumentException exception)
         {
             throw GatewayProblem.BadRequest("invalid-name", exception.Message);
+        }
+
+        if (_rings.TryGetValue(name, out RingSlot? slot))
+        {
+            return slot;
+        }
+
+        // Only rings that exist get a slot: a client cannot grow this table with made-up names.
+        if (!RingBuffer.Exists(name))
+        {
+            throw ChannelProblems.Ring(new IpcNotFoundException(name, $"There is no ring '{name}'."), name, "writer");
         }
 
         return _rings.GetOrAdd(name, static (n, context) => new RingSlot(n, context), _context);

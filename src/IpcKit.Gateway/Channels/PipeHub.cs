@@ -15,6 +15,7 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
     private readonly GatewayContext _context;
     private readonly Task _pump;
     private volatile bool _ended;
+    private volatile bool _closing;
 
     private PipeHub(string name, PipeClient client, GatewayContext context)
     {
@@ -60,6 +61,7 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         _ended = true;
         await Client.DisposeAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
@@ -85,6 +87,11 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
         finally
         {
             _ended = true;
+        }
+
+        if (_closing)
+        {
+            why = "the gateway closed its connection to the server";
         }
 
         if (!_context.Stopping.IsCancellationRequested && _context.Logger.IsEnabled(LogLevel.Information))
