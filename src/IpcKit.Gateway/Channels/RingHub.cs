@@ -79,6 +79,7 @@ internal sealed class RingHub : Fanout
             }
             catch (Exception exception)
             {
+                _slot.Forget(this);
                 _started.TrySetException(Http.ChannelProblems.Ring(exception, _slot.Name, "reader"));
                 return;
             }
@@ -136,6 +137,7 @@ internal sealed class RingHub : Fanout
             // A corrupted ring (or another failure of the reader): every subscriber learns why; the next use attaches anew.
             _context.Logger.LogWarning("Ring '{Ring}' subscription ended: {Message}", _slot.Name, exception.Message);
             _slot.DropReader();
+            _slot.Forget(this);
             CloseAll(WebSocketCloseStatus.InternalServerError, $"ring '{_slot.Name}' failed: {exception.Message}");
         }
     }

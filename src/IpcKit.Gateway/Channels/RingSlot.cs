@@ -208,6 +208,18 @@ internal sealed class RingSlot : IAsyncDisposable
         hub.Stop();
     }
 
+    /// <summary>Forgets a subscription that ended by itself (it failed): the next subscriber starts a new one.</summary>
+    public void Forget(RingHub hub)
+    {
+        lock (_hubGate)
+        {
+            if (_hub == hub)
+            {
+                _hub = null;
+            }
+        }
+    }
+
     /// <summary>Detaches the gateway's writer or reader role. False if it did not hold it.</summary>
     /// <exception cref="GatewayProblem">409 if the reader role serves WebSocket subscribers.</exception>
     public async Task<bool> ReleaseAsync(bool writer, CancellationToken cancellationToken)
