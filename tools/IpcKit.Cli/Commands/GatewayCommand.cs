@@ -114,19 +114,22 @@ internal static class GatewayCommand
                 LoggerFactory = loggerFactory,
             };
 
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            // A signal's handler may still run after its registration is disposed, so it only completes a task
+            // (nothing that could be disposed under it).
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using CancellationTokenRegistration cancelled = cancellationToken.Register(() => stop.TrySetResult());
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
             {
                 context.Cancel = true;
-                stop.Cancel();
+                stop.TrySetResult();
             });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
             {
                 context.Cancel = true;
-                stop.Cancel();
+                stop.TrySetResult();
             });
 
-            await using IpcGateway gateway = await IpcGateway.StartAsync(options, stop.Token);
+            await using IpcGateway gateway = await IpcGateway.StartAsync(options, cancellationToken);
             if (asJson)
             {
                 CliOptions.WriteJson(new { @event = "listening", url = gateway.Url.ToString().TrimEnd('/'), token = gateway.Token, tokenFile = gateway.TokenFile });
@@ -143,14 +146,7 @@ internal static class GatewayCommand
             }
 
             Console.Out.Flush();
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
+            await stop.Task;
             await gateway.StopAsync();
             GatewayStatistics statistics = gateway.Statistics;
             if (asJson)
