@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The gateway benchmark: REST requests/s on loopback (wrk), WebSocket messages/s fanned out to 10 clients (Node.js,
-# the npm 'ws' package), and beside them the same messages over the pipe channel (ipckit pipe send / call) and the
+# the npm 'ws' package), and beside them the same messages over the pipe channel ("${ipckit[@]}" pipe send / call) and the
 # ring (ipckit ring produce), measured in the same run. Every figure is the median of RUNS runs.
 #
 #   tools/bench-gateway.sh [--runs N] [--quick] [--seconds S]
 #
-# Method. Everything runs on this machine, on loopback, each party in its own process: the gateway ('ipckit gateway',
-# Release build), a pipe server ('ipckit pipe serve --echo', which counts raw messages and echoes raw requests), a
-# ring consumer ('ipckit ring consume'), the load generator 'wrk' (2 threads, 32 connections, S seconds per figure;
+# Method. Everything runs on this machine, on loopback, each party in its own process: the gateway ('"${ipckit[@]}" gateway',
+# Release build), a pipe server ('"${ipckit[@]}" pipe serve --echo', which counts raw messages and echoes raw requests), a
+# ring consumer ('"${ipckit[@]}" ring consume'), the load generator 'wrk' (2 threads, 32 connections, S seconds per figure;
 # Debian package wrk) and one Node.js process holding the 10 WebSocket clients. Messages are 64 random-looking bytes,
-# raw ({"type":"raw","base64":...} in JSON): the same bytes 'ipckit pipe send --size 64' sends. Pipe baselines: one-way
+# raw ({"type":"raw","base64":...} in JSON): the same bytes '"${ipckit[@]}" pipe send --size 64' sends. Pipe baselines: one-way
 # messages by one client as fast as it can ('pipe send'), requests with 32 in flight ('pipe call --concurrency 32',
 # like wrk's 32 connections). The WebSocket figure is timed in the Node process from the first frame to the last
-# frame of the last client, while 'ipckit ring produce' writes COUNT messages into the ring the gateway streams; the
+# frame of the last client, while '"${ipckit[@]}" ring produce' writes COUNT messages into the ring the gateway streams; the
 # gateway's per-client queue is made unbounded for it, so the figure is delivery throughput, not a drop rate.
 # Requires: the .NET SDK, wrk, curl, node and npm. Trace with BENCH_TRACE=1. Needs nothing else and leaves nothing behind.
 set -Eeuo pipefail
@@ -42,7 +42,8 @@ done
 echo "building (Release)..." >&2
 dotnet build tools/IpcKit.Cli -c Release -v quiet -nologo >/dev/null
 [ -d tests/gateway/node_modules/ws ] || npm ci --prefix tests/gateway --no-audit --no-fund --loglevel error >/dev/null
-ipckit() { dotnet "$root/tools/IpcKit.Cli/bin/Release/net10.0/IpcKit.Cli.dll" "$@"; }
+# An array, not a function: "${ipckit[@]} ... &" makes $! the dotnet process itself, which cleanup can stop.
+ipckit=(dotnet "$root/tools/IpcKit.Cli/bin/Release/net10.0/IpcKit.Cli.dll")
 
 work=$(mktemp -d)
 unique="bench$$"
@@ -51,7 +52,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ring in $(ls /dev/shm 2>/dev/null | sed -n "s/^ipckit\.ring\.\($unique-[a-z]*[0-9]*\)$/\1/p"); do
-    ipckit ring delete "$ring" >/dev/null 2>&1 || true
+    "${ipckit[@]}" ring delete "$ring" >/dev/null 2>&1 || true
   done
   rm -rf "$work"
 }
@@ -61,15 +62,15 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o=JSON.parse(s.trim().split("\n").pop());console.log(o[process.argv[1]])})' "$1"; }
 
 # The pipe server and the gateway stay up for the whole run.
-ipckit pipe serve "$unique" --echo >"$work/serve.out" 2>&1 &
+"${ipckit[@]}" pipe serve "$unique" --echo >"$work/serve.out" 2>&1 &
 pids+=($!)
-ipckit gateway --no-token-file --ws-queue 100000000 --ws-queue-bytes 100000000000 >"$work/gateway.out" 2>"$work/gateway.err" &
+"${ipckit[@]}" gateway --no-token-file --ws-queue 100000000 --ws-queue-bytes 100000000000 >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
 for _ in $(seq 1 300); do grep -q '^listening ' "$work/gateway.out" 2>/dev/null && grep -q '^listening' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^listening //p' "$work/gateway.out")
 token=$(sed -n 's/^token //p' "$work/gateway.out")
 [ -n "$url" ] || { echo "bench-gateway: the gateway did not start" >&2; cat "$work/gateway.err" >&2; exit 1; }
-ipckit ring create "$unique-fan" --capacity 16777216 >/dev/null
+"${ipckit[@]}" ring create "$unique-fan" --capacity 16777216 >/dev/null
 
 payload=$(head -c 64 /dev/urandom | base64 -w0)
 body="{\"type\":\"raw\",\"base64\":\"$payload\"}"
@@ -111,26 +112,26 @@ rest_pipe_request() { wrk_rate "$(post_lua request)" "/pipes/$unique/requests"; 
 rest_ring_message() {
   # A fresh ring per run: a ring reports a departed writer once to its next reader.
   local ring=$unique-post$1 consumer rate
-  ipckit ring create "$ring" --capacity 16777216 >/dev/null
-  ipckit ring consume "$ring" --json >"$work/consume.out" 2>&1 &
+  "${ipckit[@]}" ring create "$ring" --capacity 16777216 >/dev/null
+  "${ipckit[@]}" ring consume "$ring" --json >"$work/consume.out" 2>&1 &
   consumer=$!
   rate=$(wrk_rate "$(post_lua ring)" "/rings/$ring/messages")
   # Releasing the gateway's writer role ends the consumer (the writer detached).
   curl -sSf -X DELETE -H "Authorization: Bearer $token" "$url/rings/$ring/writer" >/dev/null
   wait "$consumer"
-  ipckit ring delete "$ring" >/dev/null
+  "${ipckit[@]}" ring delete "$ring" >/dev/null
   echo "$rate"
 }
-pipe_send() { ipckit pipe send "$unique" --count "$pipe_count" --size 64 --json | json messagesPerSecond; }
-pipe_call() { ipckit pipe call "$unique" --count "$call_count" --size 64 --concurrency 32 --json | json requestsPerSecond; }
+pipe_send() { "${ipckit[@]}" pipe send "$unique" --count "$pipe_count" --size 64 --json | json messagesPerSecond; }
+pipe_call() { "${ipckit[@]}" pipe call "$unique" --count "$call_count" --size 64 --concurrency 32 --json | json requestsPerSecond; }
 ring_produce() {
   local ring=$unique-base$1 consumer rate
-  ipckit ring create "$ring" --capacity 16777216 >/dev/null
-  ipckit ring consume "$ring" --count "$pipe_count" --json >"$work/consume.out" 2>&1 &
+  "${ipckit[@]}" ring create "$ring" --capacity 16777216 >/dev/null
+  "${ipckit[@]}" ring consume "$ring" --count "$pipe_count" --json >"$work/consume.out" 2>&1 &
   consumer=$!
-  rate=$(ipckit ring produce "$ring" --count "$pipe_count" --size 64 --json | json messagesPerSecond)
+  rate=$("${ipckit[@]}" ring produce "$ring" --count "$pipe_count" --size 64 --json | json messagesPerSecond)
   wait "$consumer"
-  ipckit ring delete "$ring" >/dev/null
+  "${ipckit[@]}" ring delete "$ring" >/dev/null
   echo "$rate"
 }
 ws_fanout() {
@@ -138,7 +139,7 @@ ws_fanout() {
   node tests/gateway/ws-fanout.mjs "${url/http/ws}/rings/$unique-fan/ws" "$token" 10 "$fanout_count" >"$fan" 2>&1 &
   local client=$!
   for _ in $(seq 1 300); do grep -q READY "$fan" && break; sleep 0.1; done
-  ipckit ring produce "$unique-fan" --count "$fanout_count" --size 64 >/dev/null
+  "${ipckit[@]}" ring produce "$unique-fan" --count "$fanout_count" --size 64 >/dev/null
   wait "$client" || { cat "$fan" >&2; exit 1; }
   json "$1" <"$fan"
 }

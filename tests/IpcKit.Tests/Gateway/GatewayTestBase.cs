@@ -24,19 +24,30 @@ public abstract class GatewayTestBase : IAsyncLifetime
 
     public virtual async Task DisposeAsync()
     {
-        foreach (IDisposable child in _children)
+        // Every step runs even if one before it failed: nothing may stay in /dev/shm or the process table.
+        try
         {
-            child.Dispose();
+            foreach (IDisposable child in _children)
+            {
+                child.Dispose();
+            }
         }
-
-        if (_gateway is not null)
+        finally
         {
-            await _gateway.DisposeAsync();
-        }
-
-        foreach (string ring in _rings)
-        {
-            RingBuffer.Delete(ring);
+            try
+            {
+                if (_gateway is not null)
+                {
+                    await _gateway.DisposeAsync();
+                }
+            }
+            finally
+            {
+                foreach (string ring in _rings)
+                {
+                    RingBuffer.Delete(ring);
+                }
+            }
         }
     }
 
