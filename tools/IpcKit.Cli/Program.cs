@@ -16,5 +16,6 @@ root.Subcommands.Add(SemCommands.Create());
 root.Subcommands.Add(RingCommands.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PipeCommands.Create());
+root.Subcommands.Add(GatewayCommand.Create());
 
 return await Cli.RunAsync(root, args);

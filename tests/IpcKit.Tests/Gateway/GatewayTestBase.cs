@@ -1,0 +1,104 @@
+using IpcKit.Gateway;
+using IpcKit.SharedMemory;
+
+namespace IpcKit.Tests.Gateway;
+
+/// <summary>
+/// Each test gets its own gateway (in this process, on a free loopback port) and its own uniquely named rings, pipes
+/// and child processes, all removed afterwards.
+/// </summary>
+public abstract class GatewayTestBase : IAsyncLifetime
+{
+    private readonly List<string> _rings = [];
+    private readonly List<IDisposable> _children = [];
+    private IpcGateway? _gateway;
+
+    protected IpcGateway Gateway => _gateway ?? throw new InvalidOperationException("The gateway is not started.");
+
+    protected string Token => Gateway.Token;
+
+    /// <summary>The options of this test class's gateways.</summary>
+    protected virtual GatewayOptions CreateOptions() => new() { WriteTokenFile = false };
+
+    public virtual async Task InitializeAsync() => _gateway = await IpcGateway.StartAsync(CreateOptions());
+
+    public virtual async Task DisposeAsync()
+    {
+        // Every step runs even if one before it failed: nothing may stay in /dev/shm or the process table.
+        try
+        {
+            foreach (IDisposable child in _children)
+            {
+                child.Dispose();
+            }
+        }
+        finally
+        {
+            try
+            {
+                if (_gateway is not null)
+                {
+                    await _gateway.DisposeAsync();
+                }
+            }
+            finally
+            {
+                foreach (string ring in _rings)
+                {
+                    RingBuffer.Delete(ring);
+                }
+            }
+        }
+    }
+
+    /// <summary>Replaces this test's gateway with one started with <paramref name="options"/>.</summary>
+    protected async Task RestartAsync(GatewayOptions options)
+    {
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+        }
+
+        _gateway = null;
+        _gateway = await IpcGateway.StartAsync(options);
+    }
+
+    protected string CreateRing(long capacity = 64 * 1024)
+    {
+        string name = UniqueName.Next("gw");
+        _rings.Add(name);
+        RingBuffer.Create(name, new RingOptions { Capacity = capacity });
+        return name;
+    }
+
+    /// <summary>Disposed (killed if still running) after the test, after the gateway's clients and before the gateway.</summary>
+    protected T Own<T>(T child)
+        where T : IDisposable
+    {
+        _children.Add(child);
+        return child;
+    }
+
+    protected async Task<ChildProcess> StartChildAsync(string scenario, params string[] arguments)
+    {
+        ChildProcess child = Own(ChildProcess.Start(scenario, arguments));
+        await child.ReadyAsync();
+        return child;
+    }
+
+    protected Uri Http(string pathAndQuery) => new(Gateway.Url, pathAndQuery);
+
+    protected Uri Ws(string pathAndQuery) => new UriBuilder(new Uri(Gateway.Url, pathAndQuery)) { Scheme = "ws" }.Uri;
+
+    protected Task<CurlResponse> GetAsync(string pathAndQuery, params string[] extra) =>
+        GatewayClients.CurlAsync("GET", Http(pathAndQuery), Token, extra: extra);
+
+    protected Task<CurlResponse> PostAsync(string pathAndQuery, string json, params string[] extra) =>
+        GatewayClients.CurlAsync("POST", Http(pathAndQuery), Token, json, extra: extra);
+
+    protected Task<CurlResponse> DeleteAsync(string pathAndQuery) =>
+        GatewayClients.CurlAsync("DELETE", Http(pathAndQuery), Token);
+
+    protected static void AssertStatus(int expected, CurlResponse response) =>
+        Assert.True(response.Status == expected, $"Expected HTTP {expected}, got:\n{response}");
+}
