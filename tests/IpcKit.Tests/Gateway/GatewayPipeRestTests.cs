@@ -18,7 +18,7 @@ public sealed class GatewayPipeRestTests : GatewayTestBase
     public async Task Posted_messages_reach_the_pipe_server_in_order()
     {
         string pipe = UniqueName.Next("gwp");
-        ChildProcess server = await StartChildAsync("gateway-pipe-server", pipe);
+        ChildProcess server = await StartPipeServerAsync(pipe);
 
         CurlResponse one = await PostAsync($"/pipes/{pipe}/messages", """{"type":"TextMessage","message":"hello","from":"curl","to":"server"}""");
         AssertStatus(202, one);
@@ -44,7 +44,7 @@ public sealed class GatewayPipeRestTests : GatewayTestBase
     public async Task A_request_returns_the_servers_answer_as_json()
     {
         string pipe = UniqueName.Next("gwp");
-        ChildProcess server = await StartChildAsync("gateway-pipe-server", pipe);
+        ChildProcess server = await StartPipeServerAsync(pipe);
 
         CurlResponse sum = await PostAsync($"/pipes/{pipe}/requests", """{"type":"SumRequest","numbers":[1,2,39]}""");
         AssertStatus(200, sum);
@@ -66,7 +66,7 @@ public sealed class GatewayPipeRestTests : GatewayTestBase
     public async Task Server_failures_and_timeouts_become_problems()
     {
         string pipe = UniqueName.Next("gwp");
-        await StartChildAsync("gateway-pipe-server", pipe);
+        await StartPipeServerAsync(pipe);
 
         CurlResponse thrown = await PostAsync($"/pipes/{pipe}/requests", """{"type":"TextMessage","message":"throw:out of paper"}""");
         AssertStatus(502, thrown);
@@ -92,7 +92,7 @@ public sealed class GatewayPipeRestTests : GatewayTestBase
         Assert.Equal("no-server", none.ProblemCode());
         Assert.Equal("1", none.Header("Retry-After"));
 
-        ChildProcess server = await StartChildAsync("gateway-pipe-server", pipe);
+        ChildProcess server = await StartPipeServerAsync(pipe);
         AssertStatus(202, await PostAsync($"/pipes/{pipe}/messages", """{"type":"TextMessage","message":"there you are"}"""));
         Assert.Equal("MESSAGE TEXT there you are||", await server.WaitForLineAsync("MESSAGE"));
 
@@ -100,7 +100,7 @@ public sealed class GatewayPipeRestTests : GatewayTestBase
         server.Input.WriteLine("stop");
         server.Input.Flush();
         await server.AssertExitCodeAsync(0);
-        ChildProcess next = await StartChildAsync("gateway-pipe-server", pipe);
+        ChildProcess next = await StartPipeServerAsync(pipe);
         CurlResponse sum = await PostAsync($"/pipes/{pipe}/requests", """{"type":"SumRequest","numbers":[5]}""");
         AssertStatus(200, sum);
         Assert.Equal(next.Id, sum.Json.GetProperty("processId").GetInt32());

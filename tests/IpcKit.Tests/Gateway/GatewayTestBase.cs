@@ -11,6 +11,7 @@ public abstract class GatewayTestBase : IAsyncLifetime
 {
     private readonly List<string> _rings = [];
     private readonly List<IDisposable> _children = [];
+    private readonly List<ChildProcess> _servers = [];
     private IpcGateway? _gateway;
 
     protected IpcGateway Gateway => _gateway ?? throw new InvalidOperationException("The gateway is not started.");
@@ -27,6 +28,8 @@ public abstract class GatewayTestBase : IAsyncLifetime
         // Every step runs even if one before it failed: nothing may stay in /dev/shm or the process table.
         try
         {
+            // Pipe servers stop on the end of their stdin and remove their sockets; a kill would leave them behind.
+            await Task.WhenAll(_servers.Select(server => server.StopAsync()));
             foreach (IDisposable child in _children)
             {
                 child.Dispose();
@@ -84,6 +87,15 @@ public abstract class GatewayTestBase : IAsyncLifetime
         ChildProcess child = Own(ChildProcess.Start(scenario, arguments));
         await child.ReadyAsync();
         return child;
+    }
+
+    /// <summary>Starts a test pipe server (scenario "gateway-pipe-server") that is stopped in an orderly way after the test.</summary>
+    protected async Task<ChildProcess> StartPipeServerAsync(string pipe)
+    {
+        ChildProcess server = ChildProcess.Start("gateway-pipe-server", pipe);
+        _servers.Add(server);
+        await server.ReadyAsync();
+        return server;
     }
 
     protected Uri Http(string pathAndQuery) => new(Gateway.Url, pathAndQuery);

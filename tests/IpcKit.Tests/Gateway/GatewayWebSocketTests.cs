@@ -91,7 +91,7 @@ public sealed class GatewayWebSocketTests : GatewayTestBase
     public async Task Pipe_subscribers_receive_server_pushes_and_send_messages_to_the_server()
     {
         string pipe = UniqueName.Next("gwp");
-        ChildProcess server = await StartChildAsync("gateway-pipe-server", pipe);
+        ChildProcess server = await StartPipeServerAsync(pipe);
         ChildProcess first = Own(await GatewayClients.WebSocketAsync(Ws($"/pipes/{pipe}/ws"), Token));
         ChildProcess second = Own(await GatewayClients.WebSocketAsync(Ws($"/pipes/{pipe}/ws"), Token, auth: "protocol"));
 

@@ -184,6 +184,37 @@ public sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// Asks a child that reads commands to stop by closing its stdin, so it can clean up (a pipe server removes its
+    /// socket), waits up to <paramref name="timeout"/> for it to exit, and kills it if it has not.
+    /// </summary>
+    public async Task StopAsync(TimeSpan? timeout = null)
+    {
+        if (!_process.HasExited)
+        {
+            try
+            {
+                _process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The child already closed its end.
+            }
+
+            using var cancellation = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(cancellation.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Dispose kills it.
+            }
+        }
+
+        Dispose();
+    }
+
     /// <summary>Kills the child if it is still running.</summary>
     public void Dispose()
     {
