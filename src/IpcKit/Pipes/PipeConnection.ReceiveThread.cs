@@ -42,6 +42,7 @@ public sealed partial class PipeConnection
     {
         byte[] buffer = new byte[ReceiveBufferSize];
         int filled = 0;
+        Func<bool> stillOpen = () => IsConnected;
         try
         {
             // Bytes the handshake's reader took from the socket after the hello belong to this loop now.
@@ -106,7 +107,7 @@ public sealed partial class PipeConnection
                 }
 
                 buffer = Resize(buffer, filled);
-                int read = _transport.Stream.Read(buffer, filled, buffer.Length - filled);
+                int read = _transport.Read(buffer, filled, buffer.Length - filled, stillOpen);
                 if (read == 0)
                 {
                     if (filled > 0)

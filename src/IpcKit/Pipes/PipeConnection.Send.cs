@@ -308,13 +308,10 @@ public sealed partial class PipeConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    foreach (ReadOnlyMemory<byte> segment in buffer)
+                    ValueTask write = _transport.WriteAsync(buffer);
+                    if (!write.IsCompletedSuccessfully)
                     {
-                        ValueTask write = _transport.Stream.WriteAsync(segment);
-                        if (!write.IsCompletedSuccessfully)
-                        {
-                            await write.ConfigureAwait(false);
-                        }
+                        await write.ConfigureAwait(false);
                     }
 
                     Volatile.Write(ref _lastSent, Environment.TickCount64);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace IpcKit.Pipes;
 
@@ -6,6 +8,10 @@ namespace IpcKit.Pipes;
 internal sealed class PipeTransport : IDisposable
 {
     private readonly Socket? _socket;
+    private List<ArraySegment<byte>>? _gather;
+
+    // How often a reader blocked in poll(2) checks that its connection is still open (closing also wakes it).
+    private const int PollMilliseconds = 250;
 
     internal PipeTransport(Stream stream, Socket? socket, int? peerProcessId, uint? peerUserId)
     {
@@ -39,6 +45,83 @@ internal sealed class PipeTransport : IDisposable
             {
                 return false;
             }
+        }
+    }
+
+    /// <summary>
+    /// Writes all of <paramref name="buffer"/>. On a socket, a buffer of several segments leaves in one gathering
+    /// sendmsg(2) rather than one system call per segment, so a large frame costs one call, as the raw stream does.
+    /// One write at a time (the connection's single writer).
+    /// </summary>
+    internal ValueTask WriteAsync(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            return Stream.WriteAsync(buffer.First);
+        }
+
+        if (_socket is not { } socket)
+        {
+            return WriteSegmentsAsync(buffer);
+        }
+
+        List<ArraySegment<byte>> gather = _gather ??= [];
+        gather.Clear();
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            if (!MemoryMarshal.TryGetArray(segment, out ArraySegment<byte> array))
+            {
+                return WriteSegmentsAsync(buffer);
+            }
+
+            gather.Add(array);
+        }
+
+        return SendAllAsync(socket, gather, buffer);
+    }
+
+    private async ValueTask SendAllAsync(Socket socket, List<ArraySegment<byte>> gather, ReadOnlySequence<byte> buffer)
+    {
+        int sent = await socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
+        if (sent < buffer.Length)
+        {
+            // A stream socket's send completes only when everything is sent; should one ever stop short, finish plainly.
+            await WriteSegmentsAsync(buffer.Slice(sent)).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask WriteSegmentsAsync(ReadOnlySequence<byte> buffer)
+    {
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            await Stream.WriteAsync(segment).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reads on the calling thread, blocking until bytes arrive; 0 at the end of the stream. On a Unix socket the
+    /// thread itself sleeps in poll(2), so a message wakes it directly (see <see cref="Interop.Sockets"/>).
+    /// </summary>
+    /// <param name="buffer">Where the bytes go.</param>
+    /// <param name="offset">The first byte of <paramref name="buffer"/> to fill.</param>
+    /// <param name="count">At most this many bytes are read.</param>
+    /// <param name="stillOpen">Asked between waits; once false the read ends with <see cref="ObjectDisposedException"/>.</param>
+    internal int Read(byte[] buffer, int offset, int count, Func<bool> stillOpen)
+    {
+        if (_socket is null || OperatingSystem.IsWindows())
+        {
+            return Stream.Read(buffer, offset, count);
+        }
+
+        while (true)
+        {
+            int received = Interop.Sockets.ReceiveOrWait(_socket.SafeHandle, buffer.AsSpan(offset, count), PollMilliseconds);
+            if (received >= 0)
+            {
+                return received;
+            }
+
+            ObjectDisposedException.ThrowIf(!stillOpen(), this);
         }
     }
 

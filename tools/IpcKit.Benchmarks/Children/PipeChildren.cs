@@ -40,7 +40,7 @@ internal static class PipeChildren
     /// INLINE "inline" sets <see cref="PipeChannelOptions.InlineCompletions"/>. Failed requests are counted, not fatal.
     /// </summary>
     internal static void Caller(string[] args) =>
-        CallerAsync(args[0], Long(args[1]), (int)Long(args[2]), Long(args[3]), (int)Long(args[4]), (int)Long(args[5]), args[6] == "inline")
+        CallerAsync(args[0], Long(args[1]), (int)Long(args[2]), Long(args[3]), (int)Long(args[4]), (int)Long(args[5]), args[6])
             .GetAwaiter().GetResult();
 
     /// <summary>
@@ -59,7 +59,13 @@ internal static class PipeChildren
         var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int closed = 0;
         long expectedSequence = -warmup;
-        var server = new PipeServer(name);
+        bool dedicated = mode == "echo-dedicated";
+        if (dedicated)
+        {
+            mode = "echo";
+        }
+
+        var server = new PipeServer(name, new PipeServerOptions { DedicatedReceiveThread = dedicated });
         try
         {
             server.HandleRawRequest((body, _, _) =>
@@ -167,9 +173,13 @@ internal static class PipeChildren
         result.Print();
     }
 
-    private static async Task CallerAsync(string name, long count, int size, long warmup, int concurrency, int clients, bool inline)
+    private static async Task CallerAsync(string name, long count, int size, long warmup, int concurrency, int clients, string completions)
     {
-        var options = new PipeClientOptions { InlineCompletions = inline };
+        var options = new PipeClientOptions
+        {
+            InlineCompletions = completions is "inline" or "dedicated",
+            DedicatedReceiveThread = completions == "dedicated",
+        };
         var connected = new List<PipeClient>(clients);
         try
         {

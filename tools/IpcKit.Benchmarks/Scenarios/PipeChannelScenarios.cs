@@ -54,6 +54,14 @@ internal static class PipeChannelScenarios
             Payload = 32,
             Run = s => CallsAsync(s, PingPongCount(s), 1, 1, inline: true),
         };
+        yield return new Scenario
+        {
+            Group = "pipe",
+            Name = $"{Channel} (DedicatedReceiveThread + InlineCompletions)",
+            Kind = "ping-pong",
+            Payload = 32,
+            Run = s => CallsAsync(s, PingPongCount(s), 1, 1, inline: true, dedicated: true),
+        };
         yield return new Scenario { Group = "pipe", Name = JsonRpc, Kind = "ping-pong", Payload = 32, IsRpcBaseline = true, Run = s => JsonRpcAsync(s, s.Count(30_000, 1_000), 1) };
         yield return new Scenario { Group = "pipe", Name = $"{NetMq}, Req/Rep", Kind = "ping-pong", Payload = 32, Run = NetMqPingPongAsync };
 
@@ -126,14 +134,14 @@ internal static class PipeChannelScenarios
     }
 
     /// <summary>Raw 32-byte requests from <paramref name="clients"/> connections, <paramref name="concurrency"/> outstanding on each.</summary>
-    private static async Task<ScenarioResult> CallsAsync(RunSettings settings, long count, int concurrency, int clients, bool inline)
+    private static async Task<ScenarioResult> CallsAsync(RunSettings settings, long count, int concurrency, int clients, bool inline, bool dedicated = false)
     {
         // The warm-up is per client: with many clients a tenth of each one's share.
         long warmup = RunSettings.Warmup(count);
         using var pipe = new TemporaryPipeName();
-        using BenchChild server = BenchChild.Start("pipe-server", pipe.Name, "echo", Text(count * clients), Text(warmup * clients), Text(clients));
+        using BenchChild server = BenchChild.Start("pipe-server", pipe.Name, dedicated ? "echo-dedicated" : "echo", Text(count * clients), Text(warmup * clients), Text(clients));
         using BenchChild caller = BenchChild.Start(
-            "pipe-caller", pipe.Name, Text(count), "32", Text(warmup), Text(concurrency), Text(clients), inline ? "inline" : "pool");
+            "pipe-caller", pipe.Name, Text(count), "32", Text(warmup), Text(concurrency), Text(clients), dedicated ? "dedicated" : inline ? "inline" : "pool");
         (ChildResult called, ChildResult served) = await RunAsync(caller, server);
         return Requests(called, served, caller, server);
     }

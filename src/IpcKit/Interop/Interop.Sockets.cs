@@ -1,0 +1,88 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace IpcKit;
+
+internal static partial class Interop
+{
+    /// <summary>
+    /// Reading a socket on a thread of its own: poll(2) then a non-blocking recv(2). .NET keeps its sockets
+    /// non-blocking and emulates a blocking read through its epoll thread, which adds a thread wake-up to every read.
+    /// </summary>
+    [UnsupportedOSPlatform("windows")]
+    internal static unsafe partial class Sockets
+    {
+        private const short PollIn = 0x1;
+
+        private static readonly int DontWait = OperatingSystem.IsLinux() ? 0x40 : 0x80;
+        private static readonly int ConnectionReset = OperatingSystem.IsLinux() ? 104 : 54;
+        private const int BrokenPipe = 32;
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct PollDescriptor
+        {
+            public int Descriptor;
+            public short Events;
+            public short ReturnedEvents;
+        }
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "poll", SetLastError = true)]
+        private static partial int Poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "recv", SetLastError = true)]
+        private static partial nint Receive(int descriptor, byte* buffer, nuint length, int flags);
+
+        /// <summary>
+        /// Receives what is there into <paramref name="destination"/>, or waits up to <paramref name="waitMilliseconds"/>
+        /// for something to arrive and returns -1 if nothing did. 0 means the peer's end is closed.
+        /// </summary>
+        /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+        /// <exception cref="SocketException">The connection failed (reset, broken).</exception>
+        internal static int ReceiveOrWait(SafeHandle socket, Span<byte> destination, int waitMilliseconds)
+        {
+            bool added = false;
+            try
+            {
+                socket.DangerousAddRef(ref added);
+                int fd = (int)socket.DangerousGetHandle();
+                nint received;
+                fixed (byte* buffer = destination)
+                {
+                    received = Receive(fd, buffer, (nuint)destination.Length, DontWait);
+                }
+
+                if (received >= 0)
+                {
+                    return (int)received;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EAGAIN || errno == Errno.EINTR)
+                {
+                    var descriptor = new PollDescriptor { Descriptor = fd, Events = PollIn };
+                    if (Poll(&descriptor, 1, waitMilliseconds) < 0 && Marshal.GetLastPInvokeError() != Errno.EINTR)
+                    {
+                        throw Failure(Marshal.GetLastPInvokeError());
+                    }
+
+                    return -1;
+                }
+
+                throw Failure(errno);
+            }
+            finally
+            {
+                if (added)
+                {
+                    socket.DangerousRelease();
+                }
+            }
+        }
+
+        private static SocketException Failure(int errno) =>
+            errno == ConnectionReset ? new SocketException((int)SocketError.ConnectionReset)
+            : errno == BrokenPipe ? new SocketException((int)SocketError.Shutdown)
+            : new SocketException((int)SocketError.SocketError, $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+    }
+}
