@@ -21,7 +21,7 @@ public sealed partial class PipeConnection : IAsyncDisposable
     private const int CloseDrainMilliseconds = 2000;
     private const int MaxTickMilliseconds = 50;
     private const int ReceiveBufferSize = 64 * 1024;
-    private const int SendSegmentSize = 16 * 1024;
+    private const int SendSegmentSize = 64 * 1024;
 
     // How long a failed write waits for the receive loop to tell an orderly close from a dead peer.
     private const int WriteFailureGraceMilliseconds = 1000;

@@ -37,6 +37,7 @@ public static class CrossProcessHarness
         List<Scenario> scenarios = Catalog()
             .Where(s => options.Group == "all" || s.Group == options.Group || s.IsPipeBaseline)
             .Where(s => options.Filter is null
+                || s.IsPipeBaseline
                 || s.Name.Contains(options.Filter, StringComparison.OrdinalIgnoreCase)
                 || s.Kind.Contains(options.Filter, StringComparison.OrdinalIgnoreCase))
             .ToList();

@@ -22,12 +22,16 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 3,
             Validators = { r => CliOptions.RejectBelow(r, 1) },
         };
+        var filter = new Option<string?>("--filter")
+        {
+            Description = "Only scenarios whose name or pattern contains this text (case-insensitive), for example 'ping-pong' or 'C ring'. The raw pipe baseline of the group still runs.",
+        };
         var command = new Command("bench", "Measure IpcKit's transports against a raw named pipe, StreamJsonRpc, NetMQ and C, each party in its own process.")
         {
-            group, json, quick, runs,
+            group, json, quick, runs, filter,
         };
         command.SetAction((parse, cancellationToken) => CrossProcessHarness.RunAsync(
-            new BenchmarkOptions(parse.GetValue(group)!, parse.GetValue(json), parse.GetValue(quick), parse.GetValue(runs)),
+            new BenchmarkOptions(parse.GetValue(group)!, parse.GetValue(json), parse.GetValue(quick), parse.GetValue(runs), parse.GetValue(filter)),
             Console.Out,
             Console.Error,
             cancellationToken));
