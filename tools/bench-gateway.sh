@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The gateway benchmark: REST requests/s on loopback (wrk), WebSocket messages/s fanned out to 10 clients (Node.js,
-# the npm 'ws' package), and beside them the same messages over the pipe channel ("${ipckit[@]}" pipe send / call) and the
+# the npm 'ws' package), and beside them the same messages over the pipe channel (ipckit pipe send / call) and the
 # ring (ipckit ring produce), measured in the same run. Every figure is the median of RUNS runs.
 #
 #   tools/bench-gateway.sh [--runs N] [--quick] [--seconds S]
 #
-# Method. Everything runs on this machine, on loopback, each party in its own process: the gateway ('"${ipckit[@]}" gateway',
-# Release build), a pipe server ('"${ipckit[@]}" pipe serve --echo', which counts raw messages and echoes raw requests), a
-# ring consumer ('"${ipckit[@]}" ring consume'), the load generator 'wrk' (2 threads, 32 connections, S seconds per figure;
+# Method. Everything runs on this machine, on loopback, each party in its own process: the gateway ('ipckit gateway',
+# Release build), a pipe server ('ipckit pipe serve --echo', which counts raw messages and echoes raw requests), a
+# ring consumer ('ipckit ring consume'), the load generator 'wrk' (2 threads, 32 connections, S seconds per figure;
 # Debian package wrk) and one Node.js process holding the 10 WebSocket clients. Messages are 64 random-looking bytes,
-# raw ({"type":"raw","base64":...} in JSON): the same bytes '"${ipckit[@]}" pipe send --size 64' sends. Pipe baselines: one-way
+# raw ({"type":"raw","base64":...} in JSON): the same bytes 'ipckit pipe send --size 64' sends. Pipe baselines: one-way
 # messages by one client as fast as it can ('pipe send'), requests with 32 in flight ('pipe call --concurrency 32',
 # like wrk's 32 connections). The WebSocket figure is timed in the Node process from the first frame to the last
-# frame of the last client, while '"${ipckit[@]}" ring produce' writes COUNT messages into the ring the gateway streams; the
+# frame of the last client, while 'ipckit ring produce' writes COUNT messages into the ring the gateway streams; the
 # gateway's per-client queue is made unbounded for it, so the figure is delivery throughput, not a drop rate.
 # Requires: the .NET SDK, wrk, curl, node and npm. Trace with BENCH_TRACE=1. Needs nothing else and leaves nothing behind.
 set -Eeuo pipefail
