@@ -211,13 +211,13 @@ internal static class RingChildren
 
     /// <summary>
     /// ring-idle-reader NAME SECONDS STRATEGY: waits for data that never comes and reports the CPU the process uses
-    /// while it waits. The window opens a settling second into the wait, so the runtime's start-up work (tiered
+    /// while it waits. The window opens three settling seconds into the wait, so the runtime's start-up work (tiered
     /// compilation of what ran before) is not counted as the cost of waiting.
     /// </summary>
     internal static void IdleReader(string[] args)
     {
         (string name, double seconds, string strategy) = (args[0], double.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
-        TimeSpan settle = TimeSpan.FromSeconds(1);
+        TimeSpan settle = TimeSpan.FromSeconds(3);
         using RingReader reader = RingReader.Attach(name, Options(strategy));
         Child.Ready();
         ChildResult? result = null;
