@@ -80,6 +80,32 @@ internal static partial class Interop
             }
         }
 
+        /// <summary>Whether the socket has something to read (or has ended or failed), waiting up to <paramref name="waitMilliseconds"/>.</summary>
+        /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+        internal static bool WaitReadable(SafeHandle socket, int waitMilliseconds)
+        {
+            bool added = false;
+            try
+            {
+                socket.DangerousAddRef(ref added);
+                var descriptor = new PollDescriptor { Descriptor = (int)socket.DangerousGetHandle(), Events = PollIn };
+                int ready = Poll(&descriptor, 1, waitMilliseconds);
+                if (ready < 0 && Marshal.GetLastPInvokeError() != Errno.EINTR)
+                {
+                    throw Failure(Marshal.GetLastPInvokeError());
+                }
+
+                return ready > 0;
+            }
+            finally
+            {
+                if (added)
+                {
+                    socket.DangerousRelease();
+                }
+            }
+        }
+
         private static SocketException Failure(int errno) =>
             errno == ConnectionReset ? new SocketException((int)SocketError.ConnectionReset)
             : errno == BrokenPipe ? new SocketException((int)SocketError.Shutdown)

@@ -111,6 +111,12 @@ public sealed partial class PipeConnection
             ReadResult result;
             try
             {
+                if (_options.DedicatedReceiveThread)
+                {
+                    // Keeps the socket out of .NET's epoll set: see PipeTransport.WaitReadableAsync.
+                    await _transport.WaitReadableAsync(timeout.Token).ConfigureAwait(false);
+                }
+
                 result = await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

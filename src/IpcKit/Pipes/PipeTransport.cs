@@ -125,6 +125,38 @@ internal sealed class PipeTransport : IDisposable
         }
     }
 
+    /// <summary>
+    /// Completes once the socket has something to read, waiting on a thread of its own rather than through .NET's
+    /// socket engine. An asynchronous read that finds data completes at once, and .NET registers a socket with its epoll
+    /// thread only when an operation has to wait: a connection read by <see cref="Read"/> that never waits in .NET stays
+    /// unregistered, so messages do not wake the epoll thread and a thread-pool thread each for nothing.
+    /// </summary>
+    internal Task WaitReadableAsync(CancellationToken cancellationToken)
+    {
+        if (_socket is null || OperatingSystem.IsWindows())
+        {
+            return Task.CompletedTask;
+        }
+
+        SafeHandle handle = _socket.SafeHandle;
+        if (Interop.Sockets.WaitReadable(handle, 0))
+        {
+            return Task.CompletedTask;
+        }
+
+        return Task.Factory.StartNew(
+            () =>
+            {
+                while (!OperatingSystem.IsWindows() && !Interop.Sockets.WaitReadable(handle, PollMilliseconds / 5))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            },
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+    }
+
     public void Dispose()
     {
         Stream.Dispose();
