@@ -84,6 +84,14 @@ internal static class PipeChannelScenarios
         yield return new Scenario
         {
             Group = "pipe",
+            Name = $"{Channel} (DedicatedReceiveThread + InlineCompletions), {RawPipeScenarios.InFlight} in flight",
+            Kind = "requests",
+            Payload = 32,
+            Run = s => CallsAsync(s, RawPipeScenarios.RequestCount(s), RawPipeScenarios.InFlight, 1, inline: true, dedicated: true),
+        };
+        yield return new Scenario
+        {
+            Group = "pipe",
             Name = $"{JsonRpc}, {RawPipeScenarios.InFlight} in flight",
             Kind = "requests",
             Payload = 32,
