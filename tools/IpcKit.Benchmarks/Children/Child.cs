@@ -1,10 +1,14 @@
+using System.Runtime.InteropServices;
 using IpcKit.Benchmarks.Harness;
 
 namespace IpcKit.Benchmarks.Children;
 
 /// <summary>Entry point of "IpcKit.Benchmarks child ROLE ARGS": one measured party per process.</summary>
-internal static class Child
+internal static partial class Child
 {
+    private const long PidfdOpenSyscall = 434;   // the same number on x86-64 and arm64 Linux
+    private const short PollIn = 1;
+
     private static readonly Dictionary<string, Action<string[]>> s_roles = new(StringComparer.Ordinal)
     {
         ["ring-writer"] = RingChildren.Writer,
@@ -75,10 +79,27 @@ internal static class Child
     }
 
     /// <summary>A measured child never outlives the harness: when the harness process exits, so does the child.</summary>
+    /// <remarks>
+    /// On Linux the watch sleeps in poll(2) on a pidfd of the harness, at no cost. Process.WaitForExit on a process that
+    /// is not our child polls (a timer and a pool thread many times a second), which the idle benchmark would count
+    /// as the cost of an idle reader.
+    /// </remarks>
     private static void WatchParent()
     {
         if (!int.TryParse(Environment.GetEnvironmentVariable(BenchChild.ParentVariable), out int pid))
         {
+            return;
+        }
+
+        int pidfd = OperatingSystem.IsLinux() ? (int)PidfdOpen(PidfdOpenSyscall, pid, 0) : -1;
+        if (pidfd >= 0)
+        {
+            new Thread(() =>
+            {
+                WaitReadable(pidfd);
+                Environment.Exit(99);
+            })
+            { IsBackground = true, Name = "harness watch" }.Start();
             return;
         }
 
@@ -97,4 +118,22 @@ internal static class Child
             Environment.Exit(99);
         }
     }
+
+    private static unsafe void WaitReadable(int descriptor)
+    {
+        // struct pollfd { int fd; short events; short revents; }: a pidfd becomes readable when the process exits.
+        int* poll = stackalloc int[2];
+        poll[0] = descriptor;
+        poll[1] = PollIn;
+        while (Poll(poll, 1, -1) < 0 && Marshal.GetLastPInvokeError() == 4)
+        {
+            // EINTR: wait again.
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long PidfdOpen(long number, int pid, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(int* descriptors, nuint count, int timeoutMilliseconds);
 }

@@ -210,14 +210,15 @@ internal static class RingChildren
     }
 
     /// <summary>
-    /// ring-idle-reader NAME SECONDS STRATEGY: waits for data that never comes and reports the CPU the process uses
-    /// while it waits. The window opens three settling seconds into the wait, so the runtime's start-up work (tiered
-    /// compilation of what ran before) is not counted as the cost of waiting.
+    /// ring-idle-reader NAME SECONDS STRATEGY SETTLE: waits for data that never comes and reports the CPU the process
+    /// uses while it waits. The window opens SETTLE seconds into the wait: until then the runtime is still compiling
+    /// (tiered compilation promotes the wait loop's methods only after they ran 30 times, at four wake-ups a second),
+    /// a start-up cost, not the cost of waiting.
     /// </summary>
     internal static void IdleReader(string[] args)
     {
         (string name, double seconds, string strategy) = (args[0], double.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
-        TimeSpan settle = TimeSpan.FromSeconds(3);
+        TimeSpan settle = TimeSpan.FromSeconds(double.Parse(args[3], CultureInfo.InvariantCulture));
         using RingReader reader = RingReader.Attach(name, Options(strategy));
         Child.Ready();
         ChildResult? result = null;

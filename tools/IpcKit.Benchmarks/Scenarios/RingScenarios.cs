@@ -165,7 +165,7 @@ internal static partial class RingScenarios
     private static async Task<ScenarioResult> IdleAsync(RunSettings settings, string strategy)
     {
         using var ring = new TemporaryRing(1 << 16);
-        using BenchChild reader = BenchChild.Start("ring-idle-reader", ring.Name, settings.Quick ? "1" : "3", strategy);
+        using BenchChild reader = BenchChild.Start("ring-idle-reader", ring.Name, settings.Quick ? "1" : "4", strategy, settings.Quick ? "1" : "8");
         await reader.ReadyAsync();
         ChildResult idle = await reader.ResultAsync();
         return new ScenarioResult { CpuCores = Cores(("reader", idle)) };
