@@ -123,7 +123,7 @@ rest_ring_message() {
   echo "$rate"
 }
 pipe_send() { "${ipckit[@]}" pipe send "$unique" --count "$pipe_count" --size 64 --json | json messagesPerSecond; }
-pipe_call() { "${ipckit[@]}" pipe call "$unique" --count "$call_count" --size 64 --concurrency 32 --json | json requestsPerSecond; }
+pipe_call() { "${ipckit[@]}" pipe call "$unique" --count "$call_count" --size 64 --concurrency 32 --json | json messagesPerSecond; }
 ring_produce() {
   local ring=$unique-base$1 consumer rate
   "${ipckit[@]}" ring create "$ring" --capacity 16777216 >/dev/null
