@@ -69,18 +69,21 @@ public sealed partial class PipeConnection
 
     private void WriteGoodbyeLocked(FrameKind kind, Exception exception)
     {
+        // Within what the peer announced, like every frame (a goodbye larger than that was found by fuzzing), and
+        // within the control limit, which is all a peer that has not said hello yet accepts.
+        int limit = Math.Min(_peerMaxBody, PipeProtocol.ControlBodyLimit);
         var body = new ArrayBufferWriter<byte>(128);
         if (kind == FrameKind.Error)
         {
             string type = exception is IpcProtocolException ? PipeProtocol.ProtocolErrorType : exception.GetType().FullName ?? "";
-            PipeProtocol.WriteError(body, type, exception.Message);
+            PipeProtocol.WriteErrorWithin(body, type, exception.Message, limit);
         }
         else
         {
             Encoding.UTF8.GetBytes(exception.Message, body);
         }
 
-        if (body.WrittenCount > PipeProtocol.ControlBodyLimit)
+        if (body.WrittenCount > limit)
         {
             body.Clear();
         }

@@ -82,13 +82,22 @@ public sealed partial class PipeConnection
         }
 
         (ushort version, int maxBody, int processId) = PipeProtocol.ReadHello(new ReadOnlySequence<byte>(body));
+
+        // Even the error that refuses the peer stays within what it announced (empty if it announced too little).
+        _peerMaxBody = Math.Max(maxBody, 0);
         if (version != PipeProtocol.Version)
         {
             throw new IpcProtocolException(
                 $"Pipe protocol version mismatch: the peer speaks version {version}, this side speaks version {PipeProtocol.Version}. Use the same IpcKit protocol version on both ends.");
         }
 
-        _peerMaxBody = Math.Max(maxBody, 0);
+        if (maxBody < PipeProtocol.PingSize)
+        {
+            // Such a peer could not even take a pong (found by fuzzing): it cannot be spoken to conformingly.
+            throw new IpcProtocolException(
+                $"The peer announced that it accepts bodies of at most {maxBody} bytes; the protocol needs at least {PipeProtocol.PingSize} (a ping's body).");
+        }
+
         PeerProcessId ??= processId;
     }
 

@@ -281,28 +281,11 @@ public sealed partial class PipeConnection
     private ValueTask SendErrorAsync(uint correlationId, string typeName, string message)
     {
         PipeMetrics.Failure("handler");
-        var body = new ArrayBufferWriter<byte>(64 + message.Length);
-        message = message.Length > 4000 ? message[..4000] : message;
-        PipeProtocol.WriteError(body, typeName, message);
 
         // The peer refuses a frame larger than it announced, and would close the connection over a long error message
-        // (found by fuzzing): shorten the message, then the type name, to fit. 3 bytes (two empty strings) always go.
-        while (body.WrittenCount > _peerMaxBody && (message.Length > 0 || typeName.Length > 0))
-        {
-            int excess = body.WrittenCount - _peerMaxBody;
-            if (message.Length > 0)
-            {
-                message = message[..Math.Max(0, message.Length - Math.Max(excess, message.Length / 2))];
-            }
-            else
-            {
-                typeName = typeName[..Math.Max(0, typeName.Length - Math.Max(excess, typeName.Length / 2))];
-            }
-
-            body.Clear();
-            PipeProtocol.WriteError(body, typeName, message);
-        }
-
+        // (found by fuzzing): the body is fitted to what the peer accepts.
+        var body = new ArrayBufferWriter<byte>(64 + Math.Min(message.Length, 4000));
+        PipeProtocol.WriteErrorWithin(body, typeName, message, _peerMaxBody);
         return WriteFrameAsync(FrameKind.Error, correlationId, 0, body.WrittenSpan);
     }
 }

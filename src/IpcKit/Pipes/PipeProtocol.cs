@@ -65,6 +65,33 @@ internal static class PipeProtocol
         writer.Flush();
     }
 
+    /// <summary>
+    /// Writes an error body of at most <paramref name="limit"/> bytes: the message (at most 4000 characters), then the
+    /// type name, are shortened until it fits, since a peer refuses a frame larger than it announced. Two empty strings
+    /// (3 bytes) always fit a conforming peer's limit.
+    /// </summary>
+    internal static void WriteErrorWithin(ArrayBufferWriter<byte> destination, string typeName, string message, int limit)
+    {
+        message = message.Length > 4000 ? message[..4000] : message;
+        destination.Clear();
+        WriteError(destination, typeName, message);
+        while (destination.WrittenCount > limit && (message.Length > 0 || typeName.Length > 0))
+        {
+            int excess = destination.WrittenCount - limit;
+            if (message.Length > 0)
+            {
+                message = message[..Math.Max(0, message.Length - Math.Max(excess, message.Length / 2))];
+            }
+            else
+            {
+                typeName = typeName[..Math.Max(0, typeName.Length - Math.Max(excess, typeName.Length / 2))];
+            }
+
+            destination.Clear();
+            WriteError(destination, typeName, message);
+        }
+    }
+
     internal static (string TypeName, string Message) ReadError(in ReadOnlySequence<byte> body)
     {
         try

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using IpcKit.Pipes;
 using IpcKit.SharedMemory;
 using TextMessage = IpcKit.Contracts.TextMessage;
+using IpcKit.Tests.Pipes;
 using IpcKit.Tests.SharedMemory;
 
 namespace IpcKit.Tests.Reliability;
@@ -82,6 +83,33 @@ public sealed class PipeFuzzFindingsTests
         TextMessage answer = await client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "ok" }, TestTimeouts.Unexpected);
         Assert.Equal("fine", answer.Message);
         Assert.True(client.Connection.IsConnected);
+    }
+
+    /// <summary>
+    /// tools/fuzz/regressions/pipe-session/goodbye-larger-than-the-peer-accepts-*: the error frame a connection sends
+    /// before it closes over a protocol violation was fitted to the control limit (256 bytes), not to the body size the
+    /// peer announced in its hello: a peer that takes 16 bytes got a frame it must refuse.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_error_sent_before_closing_over_bad_input_fits_what_the_peer_announced()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "The raw client speaks to a Unix socket.");
+        const uint announced = 16;
+        string name = UniqueName.Next("finding");
+        await using var server = new PipeServer(name);
+        server.Start();
+        using RawPipeClient raw = await RawPipeClient.ConnectAsync(name);
+        await raw.SendAsync(RawPipeClient.HelloFrame(maxBody: announced));
+        (byte kind, _, _, _) = await raw.ReadFrameAsync() ?? throw new InvalidOperationException("The server closed during the handshake.");
+        Assert.Equal(RawPipeClient.Hello, kind);
+
+        // An unknown frame kind: the server closes with an error that explains it, as long as it fits.
+        await raw.SendAsync(RawPipeClient.Frame(42, 0, 0, []));
+        var frames = await raw.ReadUntilClosedAsync();
+        var goodbye = Assert.Single(frames, frame => frame.Kind == RawPipeClient.Error);
+        Assert.True(goodbye.Body.Length <= announced, $"The goodbye error has {goodbye.Body.Length} bytes; the client announced {announced}.");
+        (string type, _) = PipeProtocol.ReadError(new ReadOnlySequence<byte>(goodbye.Body));
+        Assert.NotNull(type);
     }
 
     /// <summary>
