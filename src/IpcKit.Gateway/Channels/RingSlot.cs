@@ -31,18 +31,16 @@ internal sealed class RingSlot : IAsyncDisposable
     private readonly SemaphoreSlim _writerGate = new(1, 1);
     private readonly SemaphoreSlim _readerGate = new(1, 1);
     private readonly Lock _hubGate = new();
-    private RingWriter? _writer;
-    private (long Created, int Creator) _writerStamp;
-    private long _writerChecked;
-    private RingReader? _reader;
-    private (long Created, int Creator) _readerStamp;
-    private long _readerChecked;
+    private readonly HeldRole<RingWriter> _writer;
+    private readonly HeldRole<RingReader> _reader;
     private RingHub? _hub;
 
     public RingSlot(string name, GatewayContext context)
     {
         Name = name;
         _context = context;
+        _writer = new HeldRole<RingWriter>(name, static ring => RingWriter.Attach(ring, s_endpoint));
+        _reader = new HeldRole<RingReader>(name, static ring => RingReader.Attach(ring, s_endpoint));
     }
 
     public string Name { get; }
@@ -240,7 +238,7 @@ internal sealed class RingSlot : IAsyncDisposable
 
         try
         {
-            bool held = writer ? _writer is not null : _reader is not null;
+            bool held = writer ? _writer.IsHeld : _reader.IsHeld;
             if (writer)
             {
                 DropWriter();
@@ -285,45 +283,10 @@ internal sealed class RingSlot : IAsyncDisposable
     internal SemaphoreSlim ReaderGate => _readerGate;
 
     /// <summary>The reader, attached if needed; the caller holds the reader gate.</summary>
-    internal RingReader EnsureReader()
-    {
-        long now = Environment.TickCount64;
-        if (_reader is not null && now - _readerChecked >= RecheckMilliseconds)
-        {
-            if (!IsSameRing(_readerStamp))
-            {
-                DropReader();
-            }
-
-            _readerChecked = now;
-        }
-
-        if (_reader is null)
-        {
-            RingReader reader = RingReader.Attach(Name, s_endpoint);
-            try
-            {
-                _readerStamp = Stamp();
-            }
-            catch
-            {
-                reader.Dispose();
-                throw;
-            }
-
-            _reader = reader;
-            _readerChecked = now;
-        }
-
-        return _reader;
-    }
+    internal RingReader EnsureReader() => _reader.Ensure();
 
     /// <summary>Forgets a reader that failed (corruption); the next use attaches again.</summary>
-    internal void DropReader()
-    {
-        _reader?.Dispose();
-        _reader = null;
-    }
+    internal void DropReader() => _reader.Drop();
 
     private static int Drain(RingReader reader, Utf8JsonWriter output, int max, MessageCodec codec)
     {
@@ -339,44 +302,9 @@ internal sealed class RingSlot : IAsyncDisposable
         return count;
     }
 
-    private RingWriter EnsureWriter()
-    {
-        long now = Environment.TickCount64;
-        if (_writer is not null && now - _writerChecked >= RecheckMilliseconds)
-        {
-            if (!IsSameRing(_writerStamp))
-            {
-                DropWriter();
-            }
+    private RingWriter EnsureWriter() => _writer.Ensure();
 
-            _writerChecked = now;
-        }
-
-        if (_writer is null)
-        {
-            RingWriter writer = RingWriter.Attach(Name, s_endpoint);
-            try
-            {
-                _writerStamp = Stamp();
-            }
-            catch
-            {
-                writer.Dispose();
-                throw;
-            }
-
-            _writer = writer;
-            _writerChecked = now;
-        }
-
-        return _writer;
-    }
-
-    private void DropWriter()
-    {
-        _writer?.Dispose();
-        _writer = null;
-    }
+    private void DropWriter() => _writer.Drop();
 
     private void ThrowIfStreamed()
     {
@@ -394,21 +322,75 @@ internal sealed class RingSlot : IAsyncDisposable
         }
     }
 
-    private (long Created, int Creator) Stamp()
+    /// <summary>
+    /// A ring role the gateway holds: attached on first use, and dropped (to attach afresh) when, checked at most once
+    /// a second, the ring file turns out to be another one than the one attached (deleted and created again).
+    /// The caller holds the role's gate.
+    /// </summary>
+    private sealed class HeldRole<T>(string name, Func<string, T> attach)
+        where T : class, IDisposable
     {
-        RingInfo info = RingBuffer.Inspect(Name);
-        return (info.CreatedAtUnixMilliseconds, info.CreatorProcessId);
-    }
+        private T? _role;
+        private (long Created, int Creator) _stamp;
+        private long _checked;
 
-    private bool IsSameRing((long Created, int Creator) stamp)
-    {
-        try
+        internal bool IsHeld => _role is not null;
+
+        internal T Ensure()
         {
-            return Stamp() == stamp;
+            long now = Environment.TickCount64;
+            if (_role is not null && now - _checked >= RecheckMilliseconds)
+            {
+                if (!IsSameRing(_stamp))
+                {
+                    Drop();
+                }
+
+                _checked = now;
+            }
+
+            if (_role is null)
+            {
+                T role = attach(name);
+                try
+                {
+                    _stamp = Stamp();
+                }
+                catch
+                {
+                    role.Dispose();
+                    throw;
+                }
+
+                _role = role;
+                _checked = now;
+            }
+
+            return _role;
         }
-        catch (Exception exception) when (exception is IpcException or UnauthorizedAccessException)
+
+        internal void Drop()
         {
-            return false;
+            _role?.Dispose();
+            _role = null;
+        }
+
+        private (long Created, int Creator) Stamp()
+        {
+            RingInfo info = RingBuffer.Inspect(name);
+            return (info.CreatedAtUnixMilliseconds, info.CreatorProcessId);
+        }
+
+        private bool IsSameRing((long Created, int Creator) stamp)
+        {
+            try
+            {
+                return Stamp() == stamp;
+            }
+            catch (Exception exception) when (exception is IpcException or UnauthorizedAccessException)
+            {
+                return false;
+            }
         }
     }
 }
