@@ -309,9 +309,19 @@ internal static class ReliabilityScenarios
             var attached = Stopwatch.StartNew();
             while (!stop.IsCompleted && attached.Elapsed < TimeSpan.FromSeconds(2))
             {
-                if (!await reader.WaitForDataAsync(s_slice))
+                try
                 {
-                    continue;
+                    if (!await reader.WaitForDataAsync(s_slice))
+                    {
+                        continue;
+                    }
+                }
+                catch (IpcPeerGoneException gone) when (gone.Reason == PeerGoneReason.Closed)
+                {
+                    // The writer detaches only once told to stop, and "stop" reaches this process a moment later
+                    // (found by the 10-minute soak). A writer that died is still a failure.
+                    await stop;
+                    break;
                 }
 
                 using RingBatch batch = reader.ReadBatch(256);
