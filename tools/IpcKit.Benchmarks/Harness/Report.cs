@@ -105,7 +105,7 @@ internal static class Report
         {
             ScenarioResult r = m.Median;
             string Cell(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "";
-            string cpu = string.Join(", ", r.CpuCores.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value:F2}")));
+            string cpu = string.Join(", ", r.CpuCores.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value.ToString(c.Value < 0.1 ? "F3" : "F2", CultureInfo.InvariantCulture)}")));
             string vsPipe = m.Scenario.IsPipeBaseline ? "1 (baseline)" : FormatRatio(RatioToPipe(m, all));
             string vsRpc = m.Scenario.IsRpcBaseline ? "baseline" : FormatRatio(RatioToRpc(m, all));
             string vsC = m.Scenario.IsNativeBaseline ? "baseline" : FormatRatio(RatioToNative(m, all));
