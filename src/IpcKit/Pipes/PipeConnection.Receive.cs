@@ -71,30 +71,17 @@ public sealed partial class PipeConnection
                 long before = buffer.Length;
                 while (FrameHeader.TryRead(ref buffer, _options.MaxFrameSize, out FrameHeader header, out ReadOnlySequence<byte> body))
                 {
-                    ValueTask dispatch;
-                    s_batching = this;
-                    try
-                    {
-                        dispatch = DispatchAsync(header, body);
-                    }
-                    finally
-                    {
-                        s_batching = null;
-                    }
-
+                    ValueTask dispatch = DispatchInBatch(header, body);
                     if (!dispatch.IsCompletedSuccessfully)
                     {
-                        // Answers held for the burst must leave before this loop waits, or a wait for room could never end.
-                        EndBatch();
-                        _receiveBlocked = true;
+                        BeginBlocked();
                         try
                         {
                             await dispatch.ConfigureAwait(false);
                         }
                         finally
                         {
-                            _receiveBlocked = false;
-                            Volatile.Write(ref _lastReceived, Environment.TickCount64);
+                            EndBlocked();
                         }
                     }
 
@@ -109,18 +96,7 @@ public sealed partial class PipeConnection
                 _input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
-                    if (!buffer.IsEmpty)
-                    {
-                        throw new IpcProtocolException(
-                            $"The peer's stream ended in the middle of a frame ({buffer.Length} bytes of an incomplete frame): a truncated frame.");
-                    }
-
-                    Close(
-                        PipeCloseReason.PeerDied,
-                        new IpcPeerGoneException(
-                            "The peer's end closed without a close frame: its process exited, crashed or was killed.", PeerGoneReason.Died),
-                        goodbye: null,
-                        drain: false);
+                    CloseAtEndOfStream(buffer.Length);
                     return;
                 }
             }
@@ -134,6 +110,51 @@ public sealed partial class PipeConnection
         {
             CloseForTransportError(exception);
         }
+    }
+
+    /// <summary>Dispatches one frame with <see cref="s_batching"/> set, so answers it produces wait for the end of the burst.</summary>
+    private ValueTask DispatchInBatch(FrameHeader header, ReadOnlySequence<byte> body)
+    {
+        s_batching = this;
+        try
+        {
+            return DispatchAsync(header, body);
+        }
+        finally
+        {
+            s_batching = null;
+        }
+    }
+
+    /// <summary>Before a receive loop waits for the application (a full inbox, busy handler slots).</summary>
+    private void BeginBlocked()
+    {
+        // Answers held for the burst must leave before the loop waits, or a wait for room could never end.
+        EndBatch();
+        _receiveBlocked = true;
+    }
+
+    private void EndBlocked()
+    {
+        _receiveBlocked = false;
+        Volatile.Write(ref _lastReceived, Environment.TickCount64);
+    }
+
+    /// <summary>The peer's stream ended: a truncated frame if <paramref name="unparsed"/> bytes remain, else a peer gone without a close frame.</summary>
+    private void CloseAtEndOfStream(long unparsed)
+    {
+        if (unparsed > 0)
+        {
+            throw new IpcProtocolException(
+                $"The peer's stream ended in the middle of a frame ({unparsed} bytes of an incomplete frame): a truncated frame.");
+        }
+
+        Close(
+            PipeCloseReason.PeerDied,
+            new IpcPeerGoneException(
+                "The peer's end closed without a close frame: its process exited, crashed or was killed.", PeerGoneReason.Died),
+            goodbye: null,
+            drain: false);
     }
 
     private ValueTask DispatchAsync(FrameHeader header, ReadOnlySequence<byte> body)

@@ -64,21 +64,10 @@ public sealed partial class PipeConnection
                 var rest = new ReadOnlySequence<byte>(buffer, 0, filled);
                 while (FrameHeader.TryRead(ref rest, _options.MaxFrameSize, out FrameHeader header, out ReadOnlySequence<byte> body))
                 {
-                    ValueTask dispatch;
-                    s_batching = this;
-                    try
-                    {
-                        dispatch = DispatchAsync(header, body);
-                    }
-                    finally
-                    {
-                        s_batching = null;
-                    }
-
+                    ValueTask dispatch = DispatchInBatch(header, body);
                     if (!dispatch.IsCompletedSuccessfully)
                     {
-                        EndBatch();
-                        _receiveBlocked = true;
+                        BeginBlocked();
                         try
                         {
                             // This thread has nothing else to do; the body stays valid in the buffer meanwhile.
@@ -86,8 +75,7 @@ public sealed partial class PipeConnection
                         }
                         finally
                         {
-                            _receiveBlocked = false;
-                            Volatile.Write(ref _lastReceived, Environment.TickCount64);
+                            EndBlocked();
                         }
                     }
 
@@ -110,18 +98,7 @@ public sealed partial class PipeConnection
                 int read = _transport.Read(buffer, filled, buffer.Length - filled, stillOpen);
                 if (read == 0)
                 {
-                    if (filled > 0)
-                    {
-                        throw new IpcProtocolException(
-                            $"The peer's stream ended in the middle of a frame ({filled} bytes of an incomplete frame): a truncated frame.");
-                    }
-
-                    Close(
-                        PipeCloseReason.PeerDied,
-                        new IpcPeerGoneException(
-                            "The peer's end closed without a close frame: its process exited, crashed or was killed.", PeerGoneReason.Died),
-                        goodbye: null,
-                        drain: false);
+                    CloseAtEndOfStream(filled);
                     return;
                 }
 
