@@ -129,7 +129,12 @@ public sealed class SoakTests(ITestOutputHelper output) : RingTestBase
         foreach ((string role, Stats first) in baseline.Stats)
         {
             Stats now = last.Stats[role];
-            Assert.True(now.Descriptors <= first.Descriptors + DescriptorTolerance, $"The {role}'s open descriptors grew from {first.Descriptors} to {now.Descriptors}.");
+
+            // A leak raises the floor; a sample taken while a client is between connections can catch a few
+            // descriptors in passing (one 60 s run saw +6 in its very last sample only). So the lowest of the last
+            // three samples must stay within the tolerance.
+            int floor = samples.Skip(Math.Max(samples.Count - 3, 0)).Min(sample => sample.Stats[role].Descriptors);
+            Assert.True(floor <= first.Descriptors + DescriptorTolerance, $"The {role}'s open descriptors grew from {first.Descriptors} to {floor} (the lowest of the last three samples).");
             Assert.True(now.Heap <= (long)(first.Heap * HeapGrowthFactor) + HeapSlack, $"The {role}'s managed heap grew from {Mb(first.Heap)} to {Mb(now.Heap)}.");
             Assert.True(now.Rss <= (long)(first.Rss * RssGrowthFactor) + RssSlack, $"The {role}'s resident memory grew from {Mb(first.Rss)} to {Mb(now.Rss)}.");
             Assert.Equal(0, now.Errors);
