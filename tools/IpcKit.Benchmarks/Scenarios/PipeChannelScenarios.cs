@@ -27,6 +27,16 @@ internal static class PipeChannelScenarios
     private const string Channel = "IpcKit pipe channel";
     private const string JsonRpc = "StreamJsonRpc (MessagePack) over a named pipe";
     private const string NetMq = "NetMQ over tcp://127.0.0.1";
+    private const string Dedicated = "dedicated";
+
+    // How a caller's awaits resume (the pipe-caller child's COMPLETIONS argument): on the pool, on the receive loop, or
+    // on a receive thread of each connection's own (and the server reads on such threads too).
+    private static readonly (string Label, string Completions)[] s_completions =
+    [
+        ("", "pool"),
+        (" (InlineCompletions)", "inline"),
+        (" (DedicatedReceiveThread + InlineCompletions)", Dedicated),
+    ];
 
     internal static IEnumerable<Scenario> All()
     {
@@ -45,50 +55,33 @@ internal static class PipeChannelScenarios
             Run = s => OneWayAsync(s, "typed", 40),
         };
 
-        yield return new Scenario { Group = "pipe", Name = Channel, Kind = "ping-pong", Payload = 32, Run = s => CallsAsync(s, PingPongCount(s), 1, 1, inline: false) };
-        yield return new Scenario
+        foreach ((string label, string completions) in s_completions)
         {
-            Group = "pipe",
-            Name = $"{Channel} (InlineCompletions)",
-            Kind = "ping-pong",
-            Payload = 32,
-            Run = s => CallsAsync(s, PingPongCount(s), 1, 1, inline: true),
-        };
-        yield return new Scenario
-        {
-            Group = "pipe",
-            Name = $"{Channel} (DedicatedReceiveThread + InlineCompletions)",
-            Kind = "ping-pong",
-            Payload = 32,
-            Run = s => CallsAsync(s, PingPongCount(s), 1, 1, inline: true, dedicated: true),
-        };
+            yield return new Scenario
+            {
+                Group = "pipe",
+                Name = Channel + label,
+                Kind = "ping-pong",
+                Payload = 32,
+                Run = s => CallsAsync(s, PingPongCount(s), 1, 1, completions),
+            };
+        }
+
         yield return new Scenario { Group = "pipe", Name = JsonRpc, Kind = "ping-pong", Payload = 32, IsRpcBaseline = true, Run = s => JsonRpcAsync(s, s.Count(30_000, 1_000), 1) };
         yield return new Scenario { Group = "pipe", Name = $"{NetMq}, Req/Rep", Kind = "ping-pong", Payload = 32, Run = NetMqPingPongAsync };
 
-        yield return new Scenario
+        foreach ((string label, string completions) in s_completions)
         {
-            Group = "pipe",
-            Name = $"{Channel}, {RawPipeScenarios.InFlight} in flight",
-            Kind = "requests",
-            Payload = 32,
-            Run = s => CallsAsync(s, RawPipeScenarios.RequestCount(s), RawPipeScenarios.InFlight, 1, inline: false),
-        };
-        yield return new Scenario
-        {
-            Group = "pipe",
-            Name = $"{Channel} (InlineCompletions), {RawPipeScenarios.InFlight} in flight",
-            Kind = "requests",
-            Payload = 32,
-            Run = s => CallsAsync(s, RawPipeScenarios.RequestCount(s), RawPipeScenarios.InFlight, 1, inline: true),
-        };
-        yield return new Scenario
-        {
-            Group = "pipe",
-            Name = $"{Channel} (DedicatedReceiveThread + InlineCompletions), {RawPipeScenarios.InFlight} in flight",
-            Kind = "requests",
-            Payload = 32,
-            Run = s => CallsAsync(s, RawPipeScenarios.RequestCount(s), RawPipeScenarios.InFlight, 1, inline: true, dedicated: true),
-        };
+            yield return new Scenario
+            {
+                Group = "pipe",
+                Name = $"{Channel}{label}, {RawPipeScenarios.InFlight} in flight",
+                Kind = "requests",
+                Payload = 32,
+                Run = s => CallsAsync(s, RawPipeScenarios.RequestCount(s), RawPipeScenarios.InFlight, 1, completions),
+            };
+        }
+
         yield return new Scenario
         {
             Group = "pipe",
@@ -142,20 +135,20 @@ internal static class PipeChannelScenarios
     }
 
     /// <summary>Raw 32-byte requests from <paramref name="clients"/> connections, <paramref name="concurrency"/> outstanding on each.</summary>
-    private static async Task<ScenarioResult> CallsAsync(RunSettings settings, long count, int concurrency, int clients, bool inline, bool dedicated = false)
+    private static async Task<ScenarioResult> CallsAsync(RunSettings settings, long count, int concurrency, int clients, string completions)
     {
         // The warm-up is per client: with many clients a tenth of each one's share.
         long warmup = RunSettings.Warmup(count);
         using var pipe = new TemporaryPipeName();
-        using BenchChild server = BenchChild.Start("pipe-server", pipe.Name, dedicated ? "echo-dedicated" : "echo", Text(count * clients), Text(warmup * clients), Text(clients));
+        using BenchChild server = BenchChild.Start("pipe-server", pipe.Name, completions == Dedicated ? "echo-dedicated" : "echo", Text(count * clients), Text(warmup * clients), Text(clients));
         using BenchChild caller = BenchChild.Start(
-            "pipe-caller", pipe.Name, Text(count), "32", Text(warmup), Text(concurrency), Text(clients), dedicated ? "dedicated" : inline ? "inline" : "pool");
+            "pipe-caller", pipe.Name, Text(count), "32", Text(warmup), Text(concurrency), Text(clients), completions);
         (ChildResult called, ChildResult served) = await RunAsync(caller, server);
         return Requests(called, served, caller, server);
     }
 
     private static Task<ScenarioResult> ManyClientsAsync(RunSettings settings) =>
-        CallsAsync(settings, settings.Count(10_000, 100), 1, ManyClients, inline: false);
+        CallsAsync(settings, settings.Count(10_000, 100), 1, ManyClients, "pool");
 
     private static async Task<ScenarioResult> FixedRateAsync(RunSettings settings)
     {
