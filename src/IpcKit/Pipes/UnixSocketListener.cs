@@ -68,8 +68,12 @@ internal sealed class UnixSocketListener : PipeListener
                     throw;
                 }
             }
-            catch (DirectoryNotFoundException) when (attempt < Attempts)
+            catch (IOException exception) when (attempt < Attempts && exception is not IpcException)
             {
+                // The folder vanished (and may be back) between two steps; .NET reports that as DirectoryNotFound,
+                // FileNotFound (ENOENT from open(2) when the folder is back by the time it looks) or "already exists"
+                // (from CreateDirectory), depending on the moment (found by CI and PipeFolderRaceTests). An error that
+                // persists surfaces after the last attempt; "another server owns the name" is an IpcException.
             }
             catch (SocketException exception) when (attempt < Attempts && exception.SocketErrorCode == SocketError.AddressNotAvailable)
             {
