@@ -16,6 +16,9 @@ public static class MessageTypeId
 
     private static readonly ConcurrentDictionary<Type, int> s_ids = new();
 
+    // Every type whose id this process computed, so errors can name a type rather than print a number.
+    private static readonly ConcurrentDictionary<int, Type> s_types = new();
+
     /// <summary>The id of <typeparamref name="T"/>.</summary>
     public static int Of<T>() => Cache<T>.Id;
 
@@ -23,7 +26,28 @@ public static class MessageTypeId
     public static int Of(Type type)
     {
         ArgumentNullException.ThrowIfNull(type);
-        return s_ids.GetOrAdd(type, static t => Of(t.FullName ?? t.Name));
+        return s_ids.GetOrAdd(type, static t => Remember(t, Of(t.FullName ?? t.Name)));
+    }
+
+    /// <summary>
+    /// How every IpcKit message prints a type id: the type's name and the id in hex (<c>OrderPlaced (0x6f9f1bca)</c>)
+    /// for a type this process has used, else the id alone (<c>0x6f9f1bca</c>); <c>raw bytes (0x00000000)</c> for 0.
+    /// </summary>
+    public static string Describe(int typeId)
+    {
+        string hex = $"0x{typeId:x8}";
+        if (typeId == Untyped)
+        {
+            return $"raw bytes ({hex})";
+        }
+
+        return s_types.TryGetValue(typeId, out Type? type) ? $"{type.Name} ({hex})" : hex;
+    }
+
+    private static int Remember(Type type, int id)
+    {
+        s_types.TryAdd(id, type);
+        return id;
     }
 
     /// <summary>The id for a full type name, as a peer in another language computes it.</summary>
@@ -42,6 +66,6 @@ public static class MessageTypeId
 
     private static class Cache<T>
     {
-        internal static readonly int Id = Of(typeof(T).FullName ?? typeof(T).Name);
+        internal static readonly int Id = Remember(typeof(T), Of(typeof(T).FullName ?? typeof(T).Name));
     }
 }
