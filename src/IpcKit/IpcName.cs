@@ -1,16 +1,18 @@
 namespace IpcKit;
 
 /// <summary>
-/// The rule for IpcKit object names, shared by semaphores, rings and pipes: 1 or more characters from
-/// A-Z, a-z, 0-9, '.', '_' and '-', not starting with '.', and short enough for the OS object that carries it.
-/// The rule is stricter than Linux needs so that a name valid on one OS is valid on all of them.
+/// IpcKit object names and where their OS objects live: one place for every kind (one partial file per kind).
+/// The name rule is shared by semaphores, locks, rings and pipes: 1 or more characters from A-Z, a-z, 0-9, '.', '_'
+/// and '-', not starting with '.', and short enough for the OS object that carries it. The rule is stricter than
+/// Linux needs so that a name valid on one OS is valid on all of them.
 /// </summary>
-internal static class IpcName
+public static partial class IpcName
 {
     /// <summary>The prefix of every OS object IpcKit creates, so they are easy to find (ls /dev/shm | grep ipckit).</summary>
-    internal const string Prefix = "ipckit.";
+    public const string Prefix = "ipckit.";
 
-    internal const string Rule = "1 or more of A-Z a-z 0-9 . _ -, not starting with '.'";
+    /// <summary>The name rule, as error messages state it.</summary>
+    public const string Rule = "1 or more of A-Z a-z 0-9 . _ -, not starting with '.'";
 
     /// <summary>Throws <see cref="ArgumentException"/> stating the rule when <paramref name="name"/> breaks it.</summary>
     /// <param name="name">The name to check.</param>
