@@ -18,14 +18,14 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 out="$root/artifacts/mutation"
 
-# name | project | files to mutate (globs under src/, space-separated) | test filter (dotnet test --filter syntax)
+# Quickest first. name | project | files to mutate (globs under src/, space-separated) | test filter (dotnet test --filter syntax)
 groups=(
-  "ring|IpcKit.csproj|IpcKit/SharedMemory/RingReader.cs IpcKit/SharedMemory/RingWriter.cs IpcKit/SharedMemory/RingMapping.cs IpcKit/SharedMemory/RingBatch.cs IpcKit/SharedMemory/RingClaim.cs|(FullyQualifiedName~IpcKit.Tests.SharedMemory.|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.RingPositionTests)&FullyQualifiedName!~million"
   "frames|IpcKit.csproj|IpcKit/Pipes/FrameHeader.cs IpcKit/Pipes/PipeProtocol.cs|FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests"
   "handshake|IpcKit.csproj|IpcKit/Pipes/PipeConnection.Handshake.cs IpcKit/Pipes/PipeEndpoint.Unix.cs IpcKit/OwnerCheck.cs|FullyQualifiedName~IpcKit.Tests.Pipes.PipeSecurityTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests"
   "names|IpcKit.csproj|IpcKit/IpcName*.cs|FullyQualifiedName~IpcKit.Tests.IpcNameTests|FullyQualifiedName~IpcKit.Tests.Synchronization.NamedSemaphoreTests|FullyQualifiedName~IpcKit.Tests.SharedMemory.RingLifecycleTests"
   "gateway-auth|IpcKit.Gateway.csproj|IpcKit.Gateway/Http/GatewayToken.cs IpcKit.Gateway/Http/GatewayMiddleware.cs IpcKit.Gateway/Http/TokenFile.cs|FullyQualifiedName~IpcKit.Tests.Gateway."
   "locks|IpcKit.csproj|IpcKit/Synchronization/*Lock*.cs|FullyQualifiedName~IpcKit.Tests.Synchronization."
+  "ring|IpcKit.csproj|IpcKit/SharedMemory/RingReader.cs IpcKit/SharedMemory/RingWriter.cs IpcKit/SharedMemory/RingMapping.cs IpcKit/SharedMemory/RingBatch.cs IpcKit/SharedMemory/RingClaim.cs|(FullyQualifiedName~IpcKit.Tests.SharedMemory.|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.RingPositionTests)&FullyQualifiedName!~million"
 )
 
 if [ "${1:-}" = "--list" ]; then
