@@ -17,6 +17,7 @@ public sealed class ChildProcess : IDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cursor;
     private bool _outputClosed;
+    private bool _disposed;
 
     private ChildProcess(string program, IEnumerable<string> arguments, IDictionary<string, string>? environment)
     {
@@ -237,9 +238,26 @@ public sealed class ChildProcess : IDisposable
         Dispose();
     }
 
-    /// <summary>Kills the child if it is still running.</summary>
+    /// <summary>Asks the child to stop with SIGTERM (Unix), as a service manager would, and waits for its exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan? timeout = null)
+    {
+        if (!OperatingSystem.IsWindows() && !_process.HasExited)
+        {
+            _ = Interop.Signals.Kill(_process.Id, Interop.Signals.SigTerm);
+        }
+
+        return await WaitForExitAsync(timeout);
+    }
+
+    /// <summary>Kills the child if it is still running; a second call does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             Kill();
