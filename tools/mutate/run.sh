@@ -18,10 +18,14 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 out="$root/artifacts/mutation"
 
+# Stryker's VsTest runner cannot match an xunit theory row whose display name abbreviates an array ("[16, 0, 0, ···]")
+# and then abandons the initial test run; such theories are left out of the filters (noarrays below).
+noarrays='&FullyQualifiedName!~Bad_input_closes_only_that_connection'
+
 # Quickest first. name | project | files to mutate (globs under src/, space-separated) | test filter (dotnet test --filter syntax)
 groups=(
-  "frames|IpcKit.csproj|IpcKit/Pipes/FrameHeader.cs IpcKit/Pipes/PipeProtocol.cs|FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests"
-  "handshake|IpcKit.csproj|IpcKit/Pipes/PipeConnection.Handshake.cs IpcKit/Pipes/PipeEndpoint.Unix.cs IpcKit/OwnerCheck.cs|FullyQualifiedName~IpcKit.Tests.Pipes.PipeSecurityTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests"
+  "frames|IpcKit.csproj|IpcKit/Pipes/FrameHeader.cs IpcKit/Pipes/PipeProtocol.cs|(FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests)$noarrays"
+  "handshake|IpcKit.csproj|IpcKit/Pipes/PipeConnection.Handshake.cs IpcKit/Pipes/PipeEndpoint.Unix.cs IpcKit/OwnerCheck.cs|(FullyQualifiedName~IpcKit.Tests.Pipes.PipeSecurityTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests)$noarrays"
   "names|IpcKit.csproj|IpcKit/IpcName*.cs|FullyQualifiedName~IpcKit.Tests.IpcNameTests|FullyQualifiedName~IpcKit.Tests.Synchronization.NamedSemaphoreTests|FullyQualifiedName~IpcKit.Tests.SharedMemory.RingLifecycleTests"
   "gateway-auth|IpcKit.Gateway.csproj|IpcKit.Gateway/Http/GatewayToken.cs IpcKit.Gateway/Http/GatewayMiddleware.cs IpcKit.Gateway/Http/TokenFile.cs|FullyQualifiedName~IpcKit.Tests.Gateway."
   "locks|IpcKit.csproj|IpcKit/Synchronization/*Lock*.cs|FullyQualifiedName~IpcKit.Tests.Synchronization."
@@ -47,6 +51,7 @@ want() {
 dotnet tool restore >/dev/null
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 ran=()
+failed=()
 for group in "${groups[@]}"; do
   # The filter, last, keeps its own '|' (read gives the last name the rest of the line).
   IFS='|' read -r name project files filter <<<"$group"
@@ -61,8 +66,13 @@ for group in "${groups[@]}"; do
   echo "==> $name: $files"
   rm -rf "$out/$name"
   started=$(date +%s)
-  (cd tests/IpcKit.Tests && dotnet stryker --config-file ../../tools/mutate/stryker-config.json --skip-version-check \
-    --project "$project" "${mutate[@]}" --test-case-filter "$filter" --output "$out/$name")
+  if ! (cd tests/IpcKit.Tests && dotnet stryker --config-file ../../tools/mutate/stryker-config.json --skip-version-check \
+    --project "$project" "${mutate[@]}" --test-case-filter "$filter" --output "$out/$name"); then
+    # One group that cannot run (an initial test failing) does not keep the others from running.
+    echo "mutate: $name FAILED after $(( ($(date +%s) - started) / 60 )) min; see $out/$name" >&2
+    failed+=("$name")
+    continue
+  fi
   echo "$name took $(( ($(date +%s) - started) / 60 )) min"
   ran+=("$name")
 done
@@ -93,3 +103,4 @@ command -v jq >/dev/null || { echo "mutate: jq is not installed; the reports are
       "$out/$name/reports/mutation-report.json"
   done
 } | tee "$out/summary.md"
+[ ${#failed[@]} -eq 0 ] || { echo "mutate: groups that did not run: ${failed[*]}" >&2; exit 1; }
