@@ -251,24 +251,7 @@ public sealed class PairedProcessTests
 
         // The test process is the grandparent: host-parent pairs with its own host-echo child, then gets SIGKILL,
         // which gives it no chance to stop anything. Only the child's own watch can end the child.
-        using ChildProcess parent = ChildProcess.Start("host-parent");
-        string line = await parent.WaitForLineAsync("CHILD ");
-        await parent.ReadyAsync();
-        ProcessProbe orphan = ProcessProbe.Of(int.Parse(line["CHILD ".Length..], System.Globalization.CultureInfo.InvariantCulture));
-        try
-        {
-            using (Process process = Process.GetProcessById(parent.Id))
-            {
-                process.Kill(entireProcessTree: false);
-            }
-
-            Assert.Equal(137, await parent.WaitForExitAsync());
-            Assert.True(await orphan.WaitForExitAsync(TestTimeouts.Unexpected), $"The child {orphan.Pid} outlived its SIGKILLed parent. {parent.Describe()}");
-        }
-        finally
-        {
-            orphan.KillIfRunning();
-        }
+        await AssertChildDiesWithKilledParentAsync();
     }
 
     [SkippableFact]
@@ -279,25 +262,7 @@ public sealed class PairedProcessTests
         Requires.Program("setpriv", "a paired child that never attaches is armed with a parent-death signal through setpriv (util-linux)");
 
         // sleep knows nothing of IpcKit: no pipe watch, only the signal its parent armed can end it.
-        using ChildProcess parent = ChildProcess.Start("host-parent", "sleep", "300");
-        string line = await parent.WaitForLineAsync("CHILD ");
-        await parent.ReadyAsync();
-        ProcessProbe orphan = ProcessProbe.Of(int.Parse(line["CHILD ".Length..], System.Globalization.CultureInfo.InvariantCulture));
-        try
-        {
-            // The parent alone: ChildProcess.Kill would end its whole tree, sleep included.
-            using (Process process = Process.GetProcessById(parent.Id))
-            {
-                process.Kill(entireProcessTree: false);
-            }
-
-            await parent.AssertKilledAsync();
-            Assert.True(await orphan.WaitForExitAsync(TestTimeouts.Unexpected), $"sleep ({orphan.Pid}) outlived its SIGKILLed parent. {parent.Describe()}");
-        }
-        finally
-        {
-            orphan.KillIfRunning();
-        }
+        await AssertChildDiesWithKilledParentAsync("sleep", "300");
     }
 
     [SkippableFact]
@@ -443,6 +408,30 @@ public sealed class PairedProcessTests
         }
 
         return options;
+    }
+
+    /// <summary>Runs host-parent (with a plain program, or its paired host-echo), SIGKILLs the parent alone, and waits for the child to end.</summary>
+    private static async Task AssertChildDiesWithKilledParentAsync(params string[] plainProgram)
+    {
+        using ChildProcess parent = ChildProcess.Start("host-parent", plainProgram);
+        string line = await parent.WaitForLineAsync("CHILD ");
+        await parent.ReadyAsync();
+        ProcessProbe orphan = ProcessProbe.Of(int.Parse(line["CHILD ".Length..], System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            // The parent alone: ChildProcess.Kill would end its whole tree, the child included.
+            using (Process process = Process.GetProcessById(parent.Id))
+            {
+                process.Kill(entireProcessTree: false);
+            }
+
+            await parent.AssertKilledAsync();
+            Assert.True(await orphan.WaitForExitAsync(TestTimeouts.Unexpected), $"The child {orphan.Pid} outlived its SIGKILLed parent. {parent.Describe()}");
+        }
+        finally
+        {
+            orphan.KillIfRunning();
+        }
     }
 
     private static async Task AssertExitsAsync(int pid)
