@@ -12,7 +12,9 @@
 # every survivor are printed and written to artifacts/mutation/summary.md (needs jq).
 #
 # Stryker builds tests/IpcKit.Tests in place and swaps the mutated assembly into its output folder: do not build or
-# test the same checkout while it runs (clone it elsewhere: git clone . /tmp/ipckit-mutate).
+# test the same checkout while it runs (clone it elsewhere: git clone . /tmp/ipckit-mutate). A mutant that hangs a test
+# gets its test host killed, so a run leaves some t-* sockets and rings of killed tests in the socket folder
+# ($XDG_RUNTIME_DIR/ipckit or /tmp/ipckit-UID) and /dev/shm; they are safe to delete once no test runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
