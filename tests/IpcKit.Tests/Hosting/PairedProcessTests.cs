@@ -323,7 +323,10 @@ public sealed class PairedProcessTests
         start.RedirectStandardError = true;
         Assert.True(IpcKit.Hosting.ParentDeathSignal.TryWrap(start, parentId: 1), "setpriv is on PATH but was not found usable.");
 
-        using Process process = Process.Start(start)!;
+        // From the start thread, as PairedProcess does: started from this test's thread, the signal would follow that
+        // thread, which may end before the child does (a run under load saw exactly that: exit code 137).
+        using var process = new Process { StartInfo = start };
+        IpcKit.Hosting.ParentDeathSignal.Start(process);
         Task<string> errors = process.StandardError.ReadToEndAsync();
         string output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync(TestTimeouts.UnexpectedToken());
