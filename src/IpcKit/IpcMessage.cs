@@ -13,18 +13,18 @@ public readonly record struct IpcMessage(int TypeId, ReadOnlyMemory<byte> Body)
 
     /// <summary>Deserializes the body as <typeparamref name="T"/> with <see cref="IpcSerializer.Options"/> (untrusted data).</summary>
     /// <exception cref="IpcProtocolException">The type id is not <typeparamref name="T"/>'s, or the body is not a valid <typeparamref name="T"/>.</exception>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> is not a MessagePack contract.</exception>
     public T Deserialize<T>()
     {
         int expected = MessageTypeId.Of<T>();
         if (TypeId != expected)
         {
-            throw new IpcProtocolException(
-                $"The message is a {MessageTypeId.Describe(TypeId)}, not a {MessageTypeId.Describe(expected)}.");
+            throw new IpcProtocolException($"Cannot read it as asked: {IpcSerializer.Mismatch<T>(TypeId)}.");
         }
 
         try
         {
-            return MessagePackSerializer.Deserialize<T>(Body, IpcSerializer.Options);
+            return IpcSerializer.Deserialize<T>(Body);
         }
         catch (MessagePackSerializationException exception)
         {

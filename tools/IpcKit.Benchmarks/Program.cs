@@ -1,19 +1,12 @@
-using BenchmarkDotNet.Running;
 using IpcKit.Benchmarks.Children;
 using IpcKit.Benchmarks.Harness;
 
 // IpcKit.Benchmarks [ring|pipe|sem|all] [--json] [--quick] [--runs N] [--filter TEXT]   the cross-process harness
-// IpcKit.Benchmarks micro [BenchmarkDotNet arguments]                  in-process micro-benchmarks
+// (in-process micro-benchmarks: tools/IpcKit.Benchmarks.Micro)
 // IpcKit.Benchmarks child ROLE ARGS                                    one measured party (started by the harness)
 if (args.Length > 0 && args[0] == "child")
 {
     return Child.Run(args[1..]);
-}
-
-if (args.Length > 0 && args[0] == "micro")
-{
-    BenchmarkSwitcher.FromAssembly(typeof(CrossProcessHarness).Assembly).Run(args[1..]);
-    return 0;
 }
 
 string? Value(string option) => Array.IndexOf(args, option) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

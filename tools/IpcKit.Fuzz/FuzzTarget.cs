@@ -13,14 +13,12 @@ public delegate void FuzzAction(ReadOnlySpan<byte> input);
 /// <param name="Run">The harness function.</param>
 /// <param name="MaxInputLength">The largest input afl-fuzz is given (-G); larger inputs are truncated by the harness.</param>
 /// <param name="AllocationBound">Bytes the harness may allocate on the calling thread for an input of the given length; null when the work runs on other threads.</param>
-/// <param name="TimeBound">How long one input may take, on a loaded machine.</param>
 public sealed record FuzzTarget(
     string Name,
     string Description,
     FuzzAction Run,
     int MaxInputLength,
-    Func<int, long>? AllocationBound,
-    TimeSpan TimeBound);
+    Func<int, long>? AllocationBound);
 
 /// <summary>Every fuzz target, by name.</summary>
 public static class FuzzTargets
@@ -30,16 +28,16 @@ public static class FuzzTargets
     [
         new("pipe-frames",
             "Pipe frame decoder (FrameHeader.TryRead over a segmented sequence) and every body parser: hello, error, typed bodies.",
-            PipeFrameTarget.Run, 65536, length => 64 * 1024 + 64L * length, TimeSpan.FromSeconds(2)),
+            PipeFrameTarget.Run, 65536, length => 64 * 1024 + 64L * length),
         new("pipe-session",
             "A real PipeConnection (server or client role) over an in-memory stream fed with the input: handshake, receive loop, dispatch, request completion, close.",
-            PipeSessionTarget.Run, 16384, null, TimeSpan.FromSeconds(15)),
+            PipeSessionTarget.Run, 16384, null),
         new("ring",
             "A ring file built from the input (descriptor, positions, records, a second write by a hostile writer), read by a real RingReader, written by a RingWriter, inspected.",
-            RingTarget.Run, 12288, length => 512 * 1024 + 64L * length, TimeSpan.FromSeconds(2)),
+            RingTarget.Run, 12288, length => 512 * 1024 + 64L * length),
         new("contracts",
             "MessagePack deserialization of every contract and the IDemoMessage union with IpcSerializer.Options; what deserializes must re-serialize stably.",
-            ContractTarget.Run, 16384, length => 256 * 1024 + 256L * length, TimeSpan.FromSeconds(2)),
+            ContractTarget.Run, 16384, length => 256 * 1024 + 256L * length),
     ];
 
     /// <summary>The target called <paramref name="name"/>, or null.</summary>

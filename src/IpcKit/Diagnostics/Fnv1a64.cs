@@ -4,7 +4,7 @@ namespace IpcKit.Diagnostics;
 /// A running 64-bit FNV-1a hash. The CLI and the demo print it over all payload bytes in order, so a script can
 /// compare what a producer sent with what a consumer received.
 /// </summary>
-public struct Fnv1a64
+internal struct Fnv1a64
 {
     private const ulong OffsetBasis = 14695981039346656037;
     private const ulong Prime = 1099511628211;

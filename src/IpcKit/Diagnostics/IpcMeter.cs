@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace IpcKit.Diagnostics;
 
 /// <summary>
-/// The <see cref="System.Diagnostics.Metrics.Meter"/> all IpcKit instruments belong to. Listen to it with
+/// The meter every IpcKit instrument belongs to, named "IpcKit". Listen to it with
 /// <c>dotnet-counters monitor --counters IpcKit</c> or a <see cref="MeterListener"/>.
 /// </summary>
 public static class IpcMeter

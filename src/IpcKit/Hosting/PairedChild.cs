@@ -12,8 +12,8 @@ namespace IpcKit.Hosting;
 /// </summary>
 /// <remarks>
 /// Parent death is seen as end-of-file on the inherited control pipe, whose only write end the parent holds: the
-/// kernel closes it when the parent dies, however it dies, so no polling and no pid reuse are involved. Linux's
-/// PR_SET_PDEATHSIG is not used: it fires when the parent's forking thread exits, which in .NET is any pool thread.
+/// kernel closes it when the parent dies, however it dies, so no polling and no pid reuse are involved. The
+/// PR_SET_PDEATHSIG that the parent arms on Linux for programs that never attach is turned off here.
 /// </remarks>
 [SuppressMessage("Design", "CA1001", Justification = "One instance per process, alive as long as the process: its pipes are the pairing itself.")]
 public sealed class PairedChild
@@ -118,6 +118,13 @@ public sealed class PairedChild
                 throw new InvalidOperationException(
                     $"The pairing handles in the environment ({PairingProtocol.ReadyHandleVariable}={ready}, {PairingProtocol.ControlHandleVariable}={control}) are not pipes of this process: {exception.Message}",
                     exception);
+            }
+
+            // This process speaks the protocol: the control pipe and these options decide what happens when the
+            // parent dies, not the SIGKILL the parent armed for programs that do not (ParentDeathSignal.cs).
+            if (OperatingSystem.IsLinux())
+            {
+                ParentDeathSignal.ClearInChild();
             }
 
             // The handle numbers mean nothing in a grandchild, and a grandchild must not believe it is paired.

@@ -67,6 +67,7 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
             _exited.TrySetResult();
         };
 
+        string program = start.FileName;
         AnonymousPipeServerStream? ready = null;
         AnonymousPipeServerStream? control = null;
         try
@@ -84,7 +85,16 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
                 start.Environment[PairingProtocol.ControlHandleVariable] = control.GetClientHandleAsString();
                 try
                 {
-                    _process.Start();
+                    // Linux: started under setpriv with a parent-death signal, so a child that never calls
+                    // PairedChild.Attach still dies with this process (ParentDeathSignal.cs says how and its limits).
+                    if (OperatingSystem.IsLinux() && ParentDeathSignal.TryWrap(start, Environment.ProcessId))
+                    {
+                        ParentDeathSignal.Start(_process);
+                    }
+                    else
+                    {
+                        _process.Start();
+                    }
                 }
                 finally
                 {
@@ -98,7 +108,7 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
             ready?.Dispose();
             control?.Dispose();
             _process.Dispose();
-            throw new IpcException($"Cannot start '{start.FileName}': {exception.Message}", exception);
+            throw new IpcException($"Cannot start '{program}': {exception.Message}", exception);
         }
         catch
         {

@@ -12,7 +12,7 @@ internal static class PipeBody
     {
         try
         {
-            return MessagePackSerializer.Deserialize<T>(body, IpcSerializer.Options);
+            return IpcSerializer.Deserialize<T>(body);
         }
         catch (MessagePackSerializationException exception)
         {
@@ -26,7 +26,7 @@ internal static class PipeBody
         int expected = MessageTypeId.Of<T>();
         if (typeId != expected)
         {
-            throw new IpcProtocolException($"A {what} has message type {typeId:x8}; expected {expected:x8} ({typeof(T).FullName}).");
+            throw new IpcProtocolException($"A {what} came back of another type: {IpcSerializer.Mismatch<T>(typeId)}.");
         }
     }
 }

@@ -29,13 +29,12 @@ public readonly struct PipeMessage
         int expected = MessageTypeId.Of<T>();
         if (TypeId != expected)
         {
-            throw new IpcProtocolException(
-                $"The message has type id {TypeId:x8}, not {expected:x8} ({typeof(T).FullName}).");
+            throw new IpcProtocolException($"Cannot read it as asked: {IpcSerializer.Mismatch<T>(TypeId)}.");
         }
 
         try
         {
-            return MessagePackSerializer.Deserialize<T>(Body, IpcSerializer.Options);
+            return IpcSerializer.Deserialize<T>(Body);
         }
         catch (MessagePackSerializationException exception)
         {

@@ -1,6 +1,5 @@
 using System.Buffers;
 using IpcKit.Serialization;
-using MessagePack;
 
 namespace IpcKit.Pipes;
 
@@ -23,7 +22,7 @@ internal static class SerializationBuffer
         // Taken out of the slot, so a serializer that re-enters (a formatter sending?) gets a buffer of its own.
         ArrayBufferWriter<byte> buffer = s_cached ?? new ArrayBufferWriter<byte>(256);
         s_cached = null;
-        MessagePackSerializer.Serialize(buffer, value, IpcSerializer.Options);
+        IpcSerializer.Serialize(buffer, value);
         return buffer;
     }
 

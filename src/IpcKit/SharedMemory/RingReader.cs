@@ -435,13 +435,13 @@ public sealed class RingReader : IDisposable
         if (type != expected)
         {
             throw new IpcProtocolException(
-                $"Ring '{Name}': the message at position {_head} has type id {type}, not {typeof(T).FullName} ({expected}); it was skipped.");
+                $"Ring '{Name}': {IpcSerializer.Mismatch<T>(type)} (position {_head}); it was skipped.");
         }
 
         try
         {
             ReadOnlyMemory<byte> memory = _memory.Memory.Slice((int)(payload - _data), length);
-            return MessagePackSerializer.Deserialize<T>(memory, IpcSerializer.Options);
+            return IpcSerializer.Deserialize<T>(memory);
         }
         catch (MessagePackSerializationException exception)
         {

@@ -318,7 +318,7 @@ public sealed class RingWriter : IDisposable
         _region.Reset((int)offset + RingLayout.RecordHeaderSize, length);
         try
         {
-            MessagePackSerializer.Serialize(_region, message, IpcSerializer.Options);
+            IpcSerializer.Serialize(_region, message);
         }
         catch (MessagePackSerializationException exception) when (exception.InnerException is RingRegionWriter.RegionFullException)
         {
@@ -344,7 +344,7 @@ public sealed class RingWriter : IDisposable
     private ArrayBufferWriter<byte> Serialize<T>(T message)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        MessagePackSerializer.Serialize(buffer, message, IpcSerializer.Options);
+        IpcSerializer.Serialize(buffer, message);
         if (buffer.WrittenCount > _maxMessageSize)
         {
             throw new ArgumentException(

@@ -111,19 +111,26 @@ internal static class HostingScenarios
     }
 
     /// <summary>
-    /// host-parent: a paired parent in its own process. Starts host-echo as its paired child, prints CHILD pid and
-    /// READY, then waits to be killed (the test SIGKILLs it and watches the child exit by itself).
+    /// host-parent [PROGRAM ARGS...]: a paired parent in its own process. Starts host-echo as its paired child (or,
+    /// given PROGRAM, that plain program, which never attaches), prints CHILD pid and READY, then waits to be killed
+    /// (the test SIGKILLs it and watches the child exit).
     /// </summary>
     [Scenario("host-parent")]
     internal static async Task<int> ParentAsync(string[] args)
     {
+        bool plain = args.Length > 0;
         var options = new PairedProcessOptions
         {
-            FileName = Path.Combine(AppContext.BaseDirectory, "IpcKit.Tests.Child.dll"),
-            Arguments = { "host-echo" },
+            FileName = plain ? args[0] : Path.Combine(AppContext.BaseDirectory, "IpcKit.Tests.Child.dll"),
             OnStandardOutputLine = line => Console.Out.WriteLine($"child: {line}"),
             ReadyTimeout = TimeSpan.FromSeconds(30),
+            WaitForReady = !plain,
         };
+        foreach (string argument in plain ? args[1..] : ["host-echo"])
+        {
+            options.Arguments.Add(argument);
+        }
+
         await using PairedProcess child = await PairedProcess.StartAsync(options);
         Console.Out.WriteLine($"CHILD {child.Id}");
         Scenarios.Ready();

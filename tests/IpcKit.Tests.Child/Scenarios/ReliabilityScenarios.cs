@@ -23,6 +23,13 @@ internal static class ReliabilityScenarios
 
     private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(200);
 
+    // Liveness verdicts are not what the soak measures (Pipes/PipeLivenessTests tests them): a long peer timeout keeps
+    // a machine loaded by other work (one run saw a load average of 59 on 2 cores) from closing a healthy connection
+    // as unresponsive, which would end the soak on a scheduling stall rather than on a leak. A dead peer is still
+    // noticed at once: the kernel closes its socket.
+    private static readonly TimeSpan s_soakPeerTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_soakHeartbeat = TimeSpan.FromSeconds(1);
+
     /// <summary>The chaos payload of (incarnation, sequence): both numbers, then bytes derived from them; 16 to 1040 bytes.</summary>
     internal static int FillChaos(Span<byte> buffer, int incarnation, long sequence)
     {
@@ -350,7 +357,7 @@ internal static class ReliabilityScenarios
     internal static async Task<int> SoakPipeServerAsync(string[] args)
     {
         var counters = new Counters();
-        await using var server = new PipeServer(args[0]);
+        await using var server = new PipeServer(args[0], new PipeServerOptions { PeerTimeout = s_soakPeerTimeout, HeartbeatInterval = s_soakHeartbeat });
         PipeScenarios.ConfigureTestService(server);
         server.ConnectionOpened += (_, _) => Counters.Add(ref counters.Connects, 1);
         server.ConnectionClosed += (_, e) =>
@@ -383,9 +390,10 @@ internal static class ReliabilityScenarios
         Scenarios.Ready();
         var random = new Random();
         byte[] body = new byte[512];
+        var options = new PipeClientOptions { PeerTimeout = s_soakPeerTimeout, HeartbeatInterval = s_soakHeartbeat };
         while (!stop.IsCompleted)
         {
-            await using PipeClient client = await PipeClient.ConnectAsync(args[0], TimeSpan.FromSeconds(30));
+            await using PipeClient client = await PipeClient.ConnectAsync(args[0], options, TimeSpan.FromSeconds(30));
             Counters.Add(ref counters.Connects, 1);
             var burst = Stopwatch.StartNew();
             TimeSpan length = TimeSpan.FromMilliseconds(100 + random.Next(500));

@@ -24,7 +24,8 @@ public sealed record CurlResponse(int Status, IReadOnlyDictionary<string, string
 
 /// <summary>
 /// The real clients of the gateway tests, none of them .NET: curl for REST and Node.js (the 'ws' package) for
-/// WebSockets. A machine without them skips those tests with the reason; CI installs both (.ci/run).
+/// WebSockets. A machine without them skips those tests with the reason; CI installs both (.ci/run), and under
+/// CI=true a missing client or a failed npm ci fails the test instead (<see cref="Requires"/>).
 /// </summary>
 internal static class GatewayClients
 {
@@ -37,7 +38,7 @@ internal static class GatewayClients
     public static async Task<CurlResponse> CurlAsync(
         string method, Uri url, string? token = null, string? body = null, string contentType = "application/json", params string[] extra)
     {
-        Skip.If(FindOnPath("curl") is null, "curl is not on PATH; CI installs it (.ci/run) to run the REST tests.");
+        Requires.Program("curl", "the REST tests' client; CI installs it (.ci/run)");
         List<string> arguments = ["--silent", "--show-error", "--include", "--max-time", "30", "--request", method];
         if (token is not null)
         {
@@ -100,7 +101,7 @@ internal static class GatewayClients
     public static async Task<ChildProcess> NodeAsync(string script, params string[] arguments)
     {
         string? problem = await s_node.Value;
-        Skip.If(problem is not null, problem);
+        Requires.That(problem is null, problem!);
         return ChildProcess.StartProgram("node", [Path.Combine(NodeFolder, script), .. arguments]);
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Versioning;
 using System.Text.RegularExpressions;
 using IpcKit.Hosting;
 
@@ -250,24 +251,88 @@ public sealed class PairedProcessTests
 
         // The test process is the grandparent: host-parent pairs with its own host-echo child, then gets SIGKILL,
         // which gives it no chance to stop anything. Only the child's own watch can end the child.
-        using ChildProcess parent = ChildProcess.Start("host-parent");
-        string line = await parent.WaitForLineAsync("CHILD ");
-        await parent.ReadyAsync();
-        ProcessProbe orphan = ProcessProbe.Of(int.Parse(line["CHILD ".Length..], System.Globalization.CultureInfo.InvariantCulture));
-        try
-        {
-            using (Process process = Process.GetProcessById(parent.Id))
-            {
-                process.Kill(entireProcessTree: false);
-            }
+        await AssertChildDiesWithKilledParentAsync();
+    }
 
-            Assert.Equal(137, await parent.WaitForExitAsync());
-            Assert.True(await orphan.WaitForExitAsync(TestTimeouts.Unexpected), $"The child {orphan.Pid} outlived its SIGKILLed parent. {parent.Describe()}");
-        }
-        finally
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_plain_program_that_never_attaches_dies_when_its_parent_is_killed_with_SIGKILL()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "The parent-death signal (PR_SET_PDEATHSIG) is Linux's.");
+        Requires.Program("setpriv", "a paired child that never attaches is armed with a parent-death signal through setpriv (util-linux)");
+
+        // sleep knows nothing of IpcKit: no pipe watch, only the signal its parent armed can end it.
+        await AssertChildDiesWithKilledParentAsync("sleep", "300");
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_plain_program_outlives_the_thread_that_started_it()
+    {
+        // PR_SET_PDEATHSIG fires when the *thread* that forked the child ends; a start from a thread that then ends
+        // (as pool threads do when idle) must not kill the child.
+        Requires.Platform(OperatingSystem.IsLinux(), "The parent-death signal (PR_SET_PDEATHSIG) is Linux's.");
+        Requires.Program("setpriv", "a paired child that never attaches is armed with a parent-death signal through setpriv (util-linux)");
+        using var folder = new TempDirectory();
+        string go = folder.File("go");
+        var options = new PairedProcessOptions
         {
-            orphan.KillIfRunning();
+            FileName = "/bin/sh",
+            Arguments = { "-c", "echo STARTED; while [ ! -e \"$1\" ]; do sleep 0.02; done; echo ALIVE", "sh", go },
+            WaitForReady = false,
+            OnStandardOutputLine = _output.Add,
+        };
+
+        PairedProcess? child = null;
+        string? threadId = null;
+        var starter = new Thread(() =>
+        {
+            threadId = Path.GetFileName(Directory.ResolveLinkTarget("/proc/thread-self", returnFinalTarget: false)!.FullName);
+            child = PairedProcess.StartAsync(options).GetAwaiter().GetResult();
+        });
+        starter.Start();
+        Assert.True(starter.Join(TestTimeouts.Unexpected));
+        await using PairedProcess started = child!;
+        await _output.WaitForAsync("STARTED");
+
+        // Gone from the kernel, not only from .NET: the signal, had it been armed for this thread, has been sent.
+        string task = $"/proc/self/task/{threadId}";
+        var clock = Stopwatch.StartNew();
+        while (Directory.Exists(task))
+        {
+            Assert.True(clock.Elapsed < TestTimeouts.Unexpected, $"Thread {threadId} did not end.");
+            await Task.Delay(20);
         }
+
+        File.WriteAllText(go, "");
+        await _output.WaitForAsync("ALIVE");
+        Assert.Equal(0, await started.WaitForExitAsync(TestTimeouts.Unexpected));
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_plain_program_whose_parent_died_before_the_signal_was_armed_does_not_run()
+    {
+        // The window between fork and prctl: the child compares its parent with the pid that started it once the
+        // signal is armed. Here that pid is not its parent, as when the parent died in the window.
+        Requires.Platform(OperatingSystem.IsLinux(), "The parent-death signal (PR_SET_PDEATHSIG) is Linux's.");
+        Requires.Program("setpriv", "a paired child that never attaches is armed with a parent-death signal through setpriv (util-linux)");
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("echo RAN");
+        start.RedirectStandardError = true;
+        Assert.True(IpcKit.Hosting.ParentDeathSignal.TryWrap(start, parentId: 1), "setpriv is on PATH but was not found usable.");
+
+        // From the start thread, as PairedProcess does: started from this test's thread, the signal would follow that
+        // thread, which may end before the child does (a run under load saw exactly that: exit code 137).
+        using var process = new Process { StartInfo = start };
+        IpcKit.Hosting.ParentDeathSignal.Start(process);
+        Task<string> errors = process.StandardError.ReadToEndAsync();
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync(TestTimeouts.UnexpectedToken());
+        Assert.True(
+            process.ExitCode == IpcKit.Hosting.ParentDeathSignal.OrphanedExitCode && output.Length == 0,
+            $"{start.FileName} {string.Join(' ', start.ArgumentList)}: exit code {process.ExitCode}, stdout '{output}', stderr '{await errors}'");
     }
 
     [Fact]
@@ -346,6 +411,30 @@ public sealed class PairedProcessTests
         }
 
         return options;
+    }
+
+    /// <summary>Runs host-parent (with a plain program, or its paired host-echo), SIGKILLs the parent alone, and waits for the child to end.</summary>
+    private static async Task AssertChildDiesWithKilledParentAsync(params string[] plainProgram)
+    {
+        using ChildProcess parent = ChildProcess.Start("host-parent", plainProgram);
+        string line = await parent.WaitForLineAsync("CHILD ");
+        await parent.ReadyAsync();
+        ProcessProbe orphan = ProcessProbe.Of(int.Parse(line["CHILD ".Length..], System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            // The parent alone: ChildProcess.Kill would end its whole tree, the child included.
+            using (Process process = Process.GetProcessById(parent.Id))
+            {
+                process.Kill(entireProcessTree: false);
+            }
+
+            await parent.AssertKilledAsync();
+            Assert.True(await orphan.WaitForExitAsync(TestTimeouts.Unexpected), $"The child {orphan.Pid} outlived its SIGKILLed parent. {parent.Describe()}");
+        }
+        finally
+        {
+            orphan.KillIfRunning();
+        }
     }
 
     private static async Task AssertExitsAsync(int pid)

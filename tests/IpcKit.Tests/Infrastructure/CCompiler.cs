@@ -4,7 +4,8 @@ namespace IpcKit.Tests;
 
 /// <summary>
 /// Compiles a small C program for interop tests (a C peer must see the same OS objects as IpcKit). A machine
-/// without a C compiler skips those tests with a reason; CI installs gcc so they run there.
+/// without a C compiler skips those tests with a reason; CI installs gcc, and under CI=true a missing compiler fails
+/// the test (<see cref="Requires"/>).
 /// </summary>
 internal static class CCompiler
 {
@@ -14,8 +15,8 @@ internal static class CCompiler
 
     public static string Compile(TempDirectory folder, string name, string source)
     {
-        string? compiler = new[] { "cc", "gcc", "clang" }.FirstOrDefault(IsOnPath);
-        Skip.If(compiler is null, "No C compiler (cc, gcc or clang) on PATH; CI installs gcc to run this test.");
+        string? compiler = new[] { "cc", "gcc", "clang" }.FirstOrDefault(Requires.IsOnPath);
+        Requires.That(compiler is not null, "No C compiler (cc, gcc or clang) on PATH; CI installs gcc to run this test.");
 
         string sourcePath = folder.File(name + ".c");
         string binaryPath = folder.File(name);
@@ -36,8 +37,4 @@ internal static class CCompiler
         Assert.True(process.ExitCode == 0, $"Compiling {name}.c failed:\n{errors}");
         return binaryPath;
     }
-
-    private static bool IsOnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-            .Any(folder => File.Exists(Path.Combine(folder, program)));
 }

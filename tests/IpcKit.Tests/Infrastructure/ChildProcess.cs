@@ -17,6 +17,7 @@ public sealed class ChildProcess : IDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cursor;
     private bool _outputClosed;
+    private bool _disposed;
 
     private ChildProcess(string program, IEnumerable<string> arguments, IDictionary<string, string>? environment)
     {
@@ -62,6 +63,12 @@ public sealed class ChildProcess : IDisposable
 
     /// <summary>The process id.</summary>
     public int Id => _process.Id;
+
+    /// <summary>Whether the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The exit code; only valid once <see cref="HasExited"/>.</summary>
+    public int ExitCode => _process.ExitCode;
 
     /// <summary>What was started, for messages.</summary>
     public string CommandLine { get; }
@@ -185,6 +192,22 @@ public sealed class ChildProcess : IDisposable
     }
 
     /// <summary>
+    /// Waits for the exit of a child this test killed and checks that the kill is what ended it (SIGKILL, exit code
+    /// 128 + 9 as .NET reports a signal). A child that had exited on its own before the kill, such as a consumer that
+    /// found a bad payload and exited 4, fails the test with its exit code and stderr instead of passing unseen.
+    /// </summary>
+    public async Task AssertKilledAsync(TimeSpan? timeout = null)
+    {
+        int code = await WaitForExitAsync(timeout);
+        Assert.True(
+            code == KilledExitCode || (OperatingSystem.IsWindows() && code == -1),
+            $"Expected the child to end by the test's kill (exit code {KilledExitCode}); it exited with {code} on its own. {Describe()}");
+    }
+
+    /// <summary>The exit code .NET reports for a process killed with SIGKILL (128 + 9).</summary>
+    public const int KilledExitCode = 137;
+
+    /// <summary>
     /// Asks a child that reads commands to stop by closing its stdin, so it can clean up (a pipe server removes its
     /// socket), waits up to <paramref name="timeout"/> for it to exit, and kills it if it has not.
     /// </summary>
@@ -215,9 +238,26 @@ public sealed class ChildProcess : IDisposable
         Dispose();
     }
 
-    /// <summary>Kills the child if it is still running.</summary>
+    /// <summary>Asks the child to stop with SIGTERM (Unix), as a service manager would, and waits for its exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan? timeout = null)
+    {
+        if (!OperatingSystem.IsWindows() && !_process.HasExited)
+        {
+            _ = Interop.Signals.Kill(_process.Id, Interop.Signals.SigTerm);
+        }
+
+        return await WaitForExitAsync(timeout);
+    }
+
+    /// <summary>Kills the child if it is still running; a second call does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             Kill();

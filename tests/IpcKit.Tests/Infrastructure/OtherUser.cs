@@ -19,8 +19,11 @@ internal static class OtherUser
         OperatingSystem.IsLinux() && Interop.Files.GetEffectiveUserId() == 0 && File.Exists(Setpriv);
 
     /// <summary>Skips (fails under CI, which runs as root) unless a second user is available.</summary>
-    public static void Require() =>
+    public static void Require()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "A second local user is started through setpriv(1), on Linux.");
         Requires.That(IsAvailable, "a second local user: the test must run as root on Linux with setpriv (util-linux)");
+    }
 
     /// <summary>Runs a scenario of the test child program as the other user.</summary>
     public static ChildProcess Start(string scenario, params string[] arguments) =>

@@ -144,7 +144,7 @@ public sealed class PipeSecurityTests
     [SupportedOSPlatform("linux")]
     public void A_socket_folder_owned_by_another_user_is_refused()
     {
-        Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root", "Needs root on Linux to give a folder to another user.");
+        OtherUser.Require();
         if (!OperatingSystem.IsLinux())
         {
             return;
@@ -205,15 +205,11 @@ public sealed class PipeSecurityTests
     [SupportedOSPlatform("linux")]
     public async Task A_process_of_another_user_cannot_reach_the_socket()
     {
-        Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root" && File.Exists("/usr/bin/setpriv"), "Needs root and setpriv to run a child as another user.");
+        OtherUser.Require();
         await using TestServer server = TestServer.InProcess(UniqueName.Next("other"));
-        string child = Path.Combine(AppContext.BaseDirectory, "IpcKit.Tests.Child.dll");
 
         // Not through the API, which would look in that user's own folder: straight at our socket's path.
-        using ChildProcess nobody = ChildProcess.StartProgram(
-            "/usr/bin/setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", "exec", child, "pipe-connect-path", PipeServer.GetPath(server.Name)],
-            new Dictionary<string, string> { ["HOME"] = Path.GetTempPath(), ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" });
+        using ChildProcess nobody = OtherUser.Start("pipe-connect-path", PipeServer.GetPath(server.Name));
 
         Assert.Equal("DENIED", await nobody.WaitForLineAsync(""));
         await nobody.AssertExitCodeAsync(0);

@@ -65,13 +65,14 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
                 await PingUntilConnectedAsync(client);
                 Task<TextMessage> held = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, s_requestTimeout);
                 await Task.Delay(random.Next(50, 500));
+                Assert.False(server.HasExited, $"The server exited before the kill. {server.Describe()}");
                 server.Kill();
                 var killed = Stopwatch.StartNew();
                 var gone = await Assert.ThrowsAsync<IpcPeerGoneException>(() => held.WaitAsync(s_noticeBound));
                 notice.Add(killed.Elapsed);
                 reasons.AddOrUpdate(gone.Reason.ToString(), 1, (_, n) => n + 1);
                 kills++;
-                await server.WaitForExitAsync();
+                await server.AssertKilledAsync();
                 finished.Add(server);
                 server = StartServer();
                 await server.ReadyAsync();
@@ -146,6 +147,7 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
         await client.ReadyAsync();
         PipeConnection connection = await opened.ReadAsync(deadline.Token);
         await Task.Delay(random.Next(20, 400));
+        Assert.False(client.HasExited, $"The client exited before the kill. {client.Describe()}");
         client.Kill();
         var killed = Stopwatch.StartNew();
         PipeConnection ended = await closed.ReadAsync(deadline.Token);
@@ -155,7 +157,7 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
         Assert.IsType<IpcPeerGoneException>(ended.CloseInfo.Exception);
         Assert.True(ended.ClosedToken.IsCancellationRequested, "The handlers of a dead client's requests were not cancelled.");
         Assert.Empty(server.Connections);
-        await client.WaitForExitAsync();
+        await client.AssertKilledAsync();
     }
 
     /// <summary>Waits until the client talks to the current server: it reconnects on its own, and an attempt that meets the dying one fails clearly.</summary>

@@ -71,6 +71,11 @@ public sealed class RingChaosTests(ITestOutputHelper output) : RingTestBase
                 {
                     consumer = await RestartAsync(consumer, StartConsumer);
                 }
+
+                // The one that was not killed must still run: a consumer that exited 4 on a bad payload, or a
+                // producer that crashed, is a failure to report now, not a process to restart at the next kill.
+                AssertRunning(producer, "producer");
+                AssertRunning(consumer, "consumer");
             }
 
             // The end: the producer stops between two writes and detaches; the consumer drains and sees it leave.
@@ -100,14 +105,18 @@ public sealed class RingChaosTests(ITestOutputHelper output) : RingTestBase
         Assert.True(kills.Values.Sum() >= 3, "Too few kills for a chaos test.");
     }
 
+    /// <summary>Kills a child and starts its successor; every exit is accounted for: it must be the kill that ended it.</summary>
     private static async Task<ChildProcess> RestartAsync(ChildProcess child, Func<ChildProcess> start)
     {
         child.Kill();
-        await child.WaitForExitAsync();
+        await child.AssertKilledAsync();
         ChildProcess next = start();
         await next.ReadyAsync();
         return next;
     }
+
+    private static void AssertRunning(ChildProcess child, string role) =>
+        Assert.False(child.HasExited, $"The {role} exited on its own with {(child.HasExited ? child.ExitCode : 0)}. {child.Describe()}");
 
     private readonly record struct ChaosResult(long Committed, long Processed, int UnreportedLast);
 

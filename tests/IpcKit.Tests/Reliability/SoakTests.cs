@@ -68,16 +68,23 @@ public sealed class SoakTests(ITestOutputHelper output) : RingTestBase
                 await Task.Delay(interval);
             }
 
-            foreach ((_, ChildProcess child) in children)
+            // Stopped in the order the traffic depends on: the pipe clients first (each finishes its request in
+            // flight and disconnects), then the server they talk to; the ring writer before its reader, which drains
+            // and stops once the writer detached. Stopping the server first made a client mid-request fail with
+            // IpcPeerGoneException, which is no bug of the pipe but a wrong shutdown.
+            foreach (string[] phase in (string[][])[["pipe client"], ["pipe server"], ["ring writer"], ["ring reader"]])
             {
-                await child.Input.WriteLineAsync("stop");
-                await child.Input.FlushAsync();
-            }
+                List<(string Role, ChildProcess Process)> stopping = [.. children.Where(child => phase.Any(role => child.Role.StartsWith(role, StringComparison.Ordinal)))];
+                foreach ((string role, ChildProcess child) in stopping)
+                {
+                    await SendAsync(role, child, "stop");
+                }
 
-            foreach ((string role, ChildProcess child) in children)
-            {
-                await child.WaitForLineAsync("STOPPED");
-                await child.AssertExitCodeAsync(0);
+                foreach ((_, ChildProcess child) in stopping)
+                {
+                    await child.WaitForLineAsync("STOPPED");
+                    await child.AssertExitCodeAsync(0);
+                }
             }
 
             Resources end = Resources.Of(ring, pipe, socketFolder);
@@ -85,6 +92,14 @@ public sealed class SoakTests(ITestOutputHelper output) : RingTestBase
             ReliabilitySettings.Report(output, "soak.md", report);
             AssertFlat(samples, start, end);
             Assert.DoesNotContain(children.SelectMany(child => child.Process.Lines), line => line.StartsWith("UNEXPECTED-CLOSE", StringComparison.Ordinal));
+        }
+        catch (Exception failure) when (children.Any(child => child.Process.HasExited && child.Process.ExitCode != 0))
+        {
+            // A child that died is the story behind most failures here (no progress, a missing STATS line): its
+            // exit code and stderr go into the failure itself, not only into a log nobody keeps.
+            throw new InvalidOperationException(
+                $"{failure.Message}\n\nChild processes that died:\n{string.Join("\n", children.Where(child => child.Process.HasExited && child.Process.ExitCode != 0).Select(child => $"{child.Role}: {child.Process.Describe()}"))}",
+                failure);
         }
         finally
         {
@@ -100,13 +115,27 @@ public sealed class SoakTests(ITestOutputHelper output) : RingTestBase
         var stats = new Dictionary<string, Stats>();
         foreach ((string role, ChildProcess child) in children)
         {
-            await child.Input.WriteLineAsync("stats");
-            await child.Input.FlushAsync();
+            await SendAsync(role, child, "stats");
             string line = await child.WaitForLineAsync("STATS ");
             stats[role] = Stats.Parse(line, child.Id);
         }
 
         return new Sample(at, stats);
+    }
+
+    /// <summary>Writes a command to a child's stdin; a child that is gone fails with its exit code and stderr, not with "Broken pipe".</summary>
+    private static async Task SendAsync(string role, ChildProcess child, string command)
+    {
+        try
+        {
+            await child.Input.WriteLineAsync(command);
+            await child.Input.FlushAsync();
+        }
+        catch (IOException exception)
+        {
+            await child.WaitForExitAsync();
+            throw new InvalidOperationException($"The {role} could not be sent '{command}': it has exited. {child.Describe()}", exception);
+        }
     }
 
     private static void AssertProgress(List<Sample> samples)

@@ -199,8 +199,10 @@ internal static class PipeCommands
                 parse.GetValue(name)!, CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken);
             PipeConnection connection = client.Connection;
             var clock = Stopwatch.StartNew();
+            using var progress = Progress.Start("sent", messages);
             for (int n = 0; n < messages; n++)
             {
+                progress.Set(n);
                 Payload.Fill(payload, n);
                 hash.Append(payload);
 
@@ -212,8 +214,10 @@ internal static class PipeCommands
                 }
             }
 
+            progress.Set(messages);
             await Barrier(connection, cancellationToken);
             clock.Stop();
+            progress.Dispose();
             Report("sent", messages, (long)messages * payload.Length, hash, clock.Elapsed, parse.GetValue(json), latencies: null);
             return 0;
         });
@@ -270,6 +274,7 @@ internal static class PipeCommands
             long[] latencies = new long[requests];
             int next = -1;
             var clock = Stopwatch.StartNew();
+            using var progress = Progress.Start("called", requests);
             Task[] workers = new Task[Math.Min(parse.GetValue(concurrency), requests)];
             for (int w = 0; w < workers.Length; w++)
             {
@@ -280,6 +285,7 @@ internal static class PipeCommands
                         int n;
                         while ((n = Interlocked.Increment(ref next)) < requests)
                         {
+                            progress.Set(n);
                             Payload.Fill(payload, n);
                             long start = Stopwatch.GetTimestamp();
                             byte[] answer = await connection.RequestRawAsync(payload, cancellationToken: cancellationToken);
@@ -295,6 +301,7 @@ internal static class PipeCommands
 
             await Task.WhenAll(workers);
             clock.Stop();
+            progress.Dispose();
 
             // The hash covers the payloads in message order, so it equals what 'send' prints for the same count and size.
             var hash = new Fnv1a64();
