@@ -55,7 +55,7 @@ public sealed class GatewayOpenApiTests : GatewayTestBase
     [SkippableFact]
     public async Task Contracts_an_embedder_registers_are_described_too()
     {
-        var contracts = ContractRegistry.CreateDefault().Add<Order>("order").AddRequest<Quote, Order>();
+        var contracts = TestContracts.Demo().Add<Order>("order").AddRequest<Quote, Order>();
         await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = contracts });
         JsonElement schemas = (await GatewayClients.CurlAsync("GET", Http("/openapi.json"))).Json.GetProperty("components").GetProperty("schemas");
         JsonElement order = schemas.GetProperty("order");

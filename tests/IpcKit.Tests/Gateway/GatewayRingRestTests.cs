@@ -181,7 +181,7 @@ public sealed class GatewayRingRestTests : GatewayTestBase
     [SkippableFact]
     public async Task Oversize_bodies_and_messages_get_413()
     {
-        await RestartAsync(new() { WriteTokenFile = false, MaxBodyBytes = 64 * 1024 });
+        await RestartAsync(new() { WriteTokenFile = false, Contracts = TestContracts.Demo(), MaxBodyBytes = 64 * 1024 });
         string ring = CreateRing(capacity: 4096);
         string big = $$"""{"type":"TextMessage","message":"{{new string('x', 100 * 1024)}}"}""";
 
@@ -263,7 +263,7 @@ public sealed class GatewayRingRestTests : GatewayTestBase
         CurlResponse response = await GatewayClients.CurlAsync("GET", Http("/health"), extra: ["--header", "Host: attacker.example"]);
         AssertStatus(400, response);
         Assert.Equal("host-not-allowed", response.ProblemCode());
-        AssertStatus(200, await GatewayClients.CurlAsync("GET", Http("/health"), extra: ["--header", $"Host: localhost:{Gateway.Url.Port}"]));
+        AssertStatus(200, await GatewayClients.CurlAsync("GET", Http("/health"), extra: ["--header", $"Host: localhost:{Http("/").Port}"]));
     }
 
     [SkippableFact]

@@ -115,7 +115,7 @@ public sealed class GatewayWebSocketTests : GatewayTestBase
     [SkippableFact]
     public async Task Slow_clients_are_closed_or_skip_ahead_while_a_fast_client_gets_everything()
     {
-        await RestartAsync(new GatewayOptions { WriteTokenFile = false, WebSocketQueueMessages = 128, WebSocketQueueBytes = 4 * 1024 * 1024 });
+        await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = TestContracts.Demo(), WebSocketQueueMessages = 128, WebSocketQueueBytes = 4 * 1024 * 1024 });
         string ring = CreateRing(capacity: 1 << 20);
         ChildProcess fast = Own(await GatewayClients.WebSocketAsync(Ws($"/rings/{ring}/ws"), Token, quiet: true));
         ChildProcess closing = Own(await GatewayClients.WebSocketAsync(Ws($"/rings/{ring}/ws"), Token, quiet: true));
