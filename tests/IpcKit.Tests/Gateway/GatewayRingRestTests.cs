@@ -16,36 +16,6 @@ public sealed class GatewayRingRestTests : GatewayTestBase
         Assert.Equal("ok", response.Json.GetProperty("status").GetString());
     }
 
-    [SkippableTheory]
-    [InlineData(null, "Bearer realm=\"ipckit\"")]
-    [InlineData("wrong-token", "Bearer realm=\"ipckit\", error=\"invalid_token\"")]
-    [InlineData("", "Bearer realm=\"ipckit\", error=\"invalid_token\"")]
-    public async Task Every_endpoint_but_health_and_openapi_needs_the_token(string? token, string challenge)
-    {
-        string ring = CreateRing();
-        foreach ((string method, string path, string? body) in new (string, string, string?)[]
-        {
-            ("GET", "/contracts", null),
-            ("POST", $"/rings/{ring}/messages", """{"type":"TextMessage","message":"x"}"""),
-            ("GET", $"/rings/{ring}/messages", null),
-            ("DELETE", $"/rings/{ring}/writer", null),
-            ("POST", "/pipes/p/requests", """{"type":"raw","base64":""}"""),
-            ("GET", "/no/such/endpoint", null),
-        })
-        {
-            CurlResponse response = await GatewayClients.CurlAsync(method, Http(path), token, body);
-            AssertStatus(401, response);
-            Assert.Equal("unauthorized", response.ProblemCode());
-            Assert.Equal(challenge, response.Header("WWW-Authenticate"));
-        }
-
-        // Nothing reached the ring, and the gateway never attached to it.
-        RingInfo info = RingBuffer.Inspect(ring);
-        Assert.Equal(0, info.WritePosition);
-        Assert.Equal(RingPeerState.None, info.Writer.State);
-        Assert.Equal(RingPeerState.None, info.Reader.State);
-    }
-
     [SkippableFact]
     public async Task A_posted_message_is_read_by_a_ring_reader_in_another_process()
     {

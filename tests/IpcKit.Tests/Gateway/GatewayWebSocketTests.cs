@@ -78,6 +78,30 @@ public sealed class GatewayWebSocketTests : GatewayTestBase
         Assert.Equal(RingPeerStateNone, IpcKit.SharedMemory.RingBuffer.Inspect(ring).Reader.State);
     }
 
+    [Theory]
+    [InlineData(64 * 1024 + 1, 0)]
+    [InlineData(1UL << 40, 0)]
+    [InlineData(30 * 1024, 40 * 1024)]
+    public async Task A_frame_announcing_more_than_the_limit_is_closed_with_1009_before_its_payload_arrives(ulong announced, int sentBefore)
+    {
+        await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = TestContracts.Demo(), MaxBodyBytes = 64 * 1024 });
+        string ring = CreateRing();
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
+        using RawWebSocket client = await RawWebSocket.ConnectAsync(Ws($"/rings/{ring}/ws?subscribe=false"), Token, deadline.Token);
+        if (sentBefore > 0)
+        {
+            // A first fragment within the limit, sent whole: the continuation's header takes the message over.
+            await client.SendHeaderAsync(opcode: 1, final: false, (ulong)sentBefore, new byte[sentBefore], deadline.Token);
+        }
+
+        // The header and 16 bytes of the payload; the rest never comes. The close must not wait for it.
+        await client.SendHeaderAsync(opcode: sentBefore > 0 ? (byte)0 : (byte)1, final: true, announced, new byte[16], deadline.Token);
+        (int status, string reason) = await client.ReadCloseAsync(deadline.Token);
+        Assert.Equal(1009, status);
+        Assert.Contains("at most 65536 bytes", reason, StringComparison.Ordinal);
+        Assert.Equal(0, IpcKit.SharedMemory.RingBuffer.Inspect(ring).WritePosition);
+    }
+
     [SkippableFact]
     public async Task A_subscription_to_a_ring_with_another_reader_is_refused_before_the_upgrade()
     {
