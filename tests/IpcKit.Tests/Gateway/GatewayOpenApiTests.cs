@@ -55,9 +55,23 @@ public sealed class GatewayOpenApiTests : GatewayTestBase
     [SkippableFact]
     public async Task Contracts_an_embedder_registers_are_described_too()
     {
-        var contracts = TestContracts.Demo().Add<Order>("order").AddRequest<Quote, Order>();
+        var contracts = TestContracts.Demo().Add<Order>("order").AddRequest<Quote, Order>().Add<IOrderEvent>().Add<OrderHistory>();
         await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = contracts });
-        JsonElement schemas = (await GatewayClients.CurlAsync("GET", Http("/openapi.json"))).Json.GetProperty("components").GetProperty("schemas");
+        CurlResponse response = await GatewayClients.CurlAsync("GET", Http("/openapi.json"));
+        JsonElement schemas = response.Json.GetProperty("components").GetProperty("schemas");
+
+        // A union's members are message types of their own, "type" a constant naming each.
+        JsonElement mapping = schemas.GetProperty("Message").GetProperty("discriminator").GetProperty("mapping");
+        Assert.Equal("#/components/schemas/OrderShipped", mapping.GetProperty("OrderShipped").GetString());
+        Assert.Equal("OrderShipped", schemas.GetProperty("OrderShipped").GetProperty("properties").GetProperty("type").GetProperty("const").GetString());
+        Assert.Equal(2, schemas.GetProperty("IOrderEvent").GetProperty("oneOf").GetArrayLength());
+        using var folder = new TempDirectory();
+        string file = folder.File("openapi.json");
+        await File.WriteAllTextAsync(file, response.Body);
+        using ChildProcess validator = await GatewayClients.NodeAsync("openapi-validate.mjs", file);
+        Assert.Equal("VALID openapi=3.1.0", await validator.WaitForLineAsync("VALID"));
+        await validator.AssertExitCodeAsync(0);
+
         JsonElement order = schemas.GetProperty("order");
         Assert.Equal("order", order.GetProperty("properties").GetProperty("type").GetProperty("const").GetString());
         Assert.Equal(["type", "id", "items"], order.GetProperty("properties").EnumerateObject().Select(p => p.Name));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using IpcKit.Contracts;
+using IpcKit.Gateway;
 using IpcKit.Serialization;
 using IpcKit.SharedMemory;
 
@@ -14,6 +15,27 @@ public sealed class GatewayRingRestTests : GatewayTestBase
         CurlResponse response = await GatewayClients.CurlAsync("GET", Http("/health"));
         AssertStatus(200, response);
         Assert.Equal("ok", response.Json.GetProperty("status").GetString());
+    }
+
+    [SkippableFact]
+    public async Task A_union_contract_is_posted_and_read_back_by_its_members_names()
+    {
+        await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = new ContractRegistry().Add<IOrderEvent>() });
+        string ring = CreateRing();
+        AssertStatus(202, await PostAsync($"/rings/{ring}/messages", """[{"type":"OrderPlaced","id":1,"items":2},{"type":"OrderShipped","id":1,"carrier":"post"}]"""));
+
+        CurlResponse read = await GetAsync($"/rings/{ring}/messages");
+        AssertStatus(200, read);
+        Assert.Equal(
+            """[{"type":"OrderPlaced","id":1,"items":2},{"type":"OrderShipped","id":1,"carrier":"post"}]""",
+            read.Json.GetProperty("messages").GetRawText());
+
+        JsonElement union = Assert.Single(GetContracts((await GetAsync("/contracts")).Json));
+        Assert.Equal("IOrderEvent", union.GetProperty("name").GetString());
+        Assert.Equal(MessageTypeId.Of<IOrderEvent>(), union.GetProperty("typeId").GetInt32());
+        Assert.Equal(["OrderPlaced", "OrderShipped"], union.GetProperty("members").EnumerateArray().Select(m => m.GetString()));
+
+        static JsonElement[] GetContracts(JsonElement body) => [.. body.GetProperty("contracts").EnumerateArray()];
     }
 
     [SkippableFact]
