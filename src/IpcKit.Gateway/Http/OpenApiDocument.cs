@@ -363,6 +363,14 @@ internal static class OpenApiDocument
             JsonNode schema = variants is not null && i < variants.Count ? variants[i]!.DeepClone() : new JsonObject { ["type"] = "object" };
             if (schema is JsonObject variant)
             {
+                // A member is chosen by its "type", so a message without it is not one.
+                var required = variant["required"] as JsonArray ?? [];
+                if (!required.Any(name => name?.GetValue<string>() == GatewayJson.TypeProperty))
+                {
+                    required.Insert(0, GatewayJson.TypeProperty);
+                }
+
+                variant["required"] = required;
                 variant["description"] = $"{member.FullName}, a member of the union {binding.FullName} (message type id {binding.TypeId}){(binding.Response is { } response ? $"; a request answered with {response.Name}" : "")}.";
             }
 

@@ -64,6 +64,7 @@ public sealed class GatewayOpenApiTests : GatewayTestBase
         JsonElement mapping = schemas.GetProperty("Message").GetProperty("discriminator").GetProperty("mapping");
         Assert.Equal("#/components/schemas/OrderShipped", mapping.GetProperty("OrderShipped").GetString());
         Assert.Equal("OrderShipped", schemas.GetProperty("OrderShipped").GetProperty("properties").GetProperty("type").GetProperty("const").GetString());
+        Assert.Contains("type", schemas.GetProperty("OrderShipped").GetProperty("required").EnumerateArray().Select(r => r.GetString()));
         Assert.Equal(2, schemas.GetProperty("IOrderEvent").GetProperty("oneOf").GetArrayLength());
         using var folder = new TempDirectory();
         string file = folder.File("openapi.json");
