@@ -31,6 +31,10 @@ public sealed class GatewayAuthTests : GatewayTestBase
             }
         }
 
+        // Every refusal was logged (event 5020), and no log line holds the token or any of the near misses tried.
+        Assert.Equal((routes.Count - s_anonymous.Length) * NearMisses(Token).Count(), Log.Messages(5020).Count);
+        Assert.DoesNotContain(Log.Events, e => e.Message.Contains(Token[..8], StringComparison.Ordinal));
+
         // Nothing reached the ring, and the gateway never attached to it.
         RingInfo info = RingBuffer.Inspect(ring);
         Assert.Equal(0, info.WritePosition);

@@ -31,6 +31,7 @@ public sealed class GatewayLockoutTests : GatewayTestBase
         Contracts = TestContracts.Demo(),
         MaxConnections = Held,
         AnonymousConnectionTimeout = TimeSpan.FromMinutes(5),
+        LoggerFactory = Log.Factory,
     };
 
     [SkippableFact]
@@ -55,6 +56,7 @@ public sealed class GatewayLockoutTests : GatewayTestBase
         await attacker.Input.WriteLineAsync("count");
         await attacker.Input.FlushAsync();
         Assert.Equal($"OPEN {Held - 1}", await attacker.WaitForLineAsync("OPEN"));
+        Assert.Contains($"The connection cap ({Held}) is reached", Assert.Single(Log.Messages(5030)), StringComparison.Ordinal);
 
         // Without the token, a request is answered and its connection closed; it cannot stay to occupy a slot.
         CurlResponse health = await GatewayClients.CurlAsync("GET", Http("/health"));
