@@ -28,6 +28,16 @@ public sealed class GatewayOptions
     public IList<string> HostNames { get; set; } = [];
 
     /// <summary>
+    /// Also listen on a Unix socket, <c>gateway-PID.sock</c> in the per-user folder that holds the pipe sockets (0700),
+    /// for local clients that are not browsers (<c>curl --unix-socket</c>). Only processes of this user may connect
+    /// (checked with the kernel's peer credentials); the token is required as on TCP. Linux only.
+    /// </summary>
+    public bool UnixSocket { get; set; }
+
+    /// <summary>Tests only: the Unix socket's path instead of the per-user folder's (the folder is then not checked).</summary>
+    internal string? UnixSocketPathOverride { get; set; }
+
+    /// <summary>
     /// Where to store the bearer token (created 0600; replaced atomically). Null: <c>gateway-PORT.token</c> in the
     /// per-user IpcKit folder that holds the pipe sockets (0700).
     /// </summary>
@@ -117,6 +127,11 @@ public sealed class GatewayOptions
         if (MaxConnections is int max)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(max, 1, nameof(MaxConnections));
+        }
+
+        if (UnixSocket && !OperatingSystem.IsLinux())
+        {
+            throw Invalid(nameof(UnixSocket), "The gateway's Unix socket checks who connects with SO_PEERCRED, which only Linux has; it is not available on this OS.");
         }
 
         if (Certificate is { HasPrivateKey: false })

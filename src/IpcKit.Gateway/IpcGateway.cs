@@ -53,6 +53,9 @@ public sealed class IpcGateway : IAsyncDisposable
     /// </summary>
     public string? Url { get; private set; }
 
+    /// <summary>The Unix socket the gateway also listens on (<see cref="GatewayOptions.UnixSocket"/>), or null.</summary>
+    public string? UnixSocketPath { get; private set; }
+
     /// <summary>The bearer token clients must send (<c>Authorization: Bearer TOKEN</c>); new for every start.</summary>
     public string Token => _context.Token.Value;
 
@@ -156,6 +159,11 @@ public sealed class IpcGateway : IAsyncDisposable
                 await _app.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (UnixSocketPath is not null)
+            {
+                DeleteQuietly(UnixSocketPath);
+            }
+
             _connections?.Dispose();
             _stopping.Dispose();
             GatewayLog.Stopped(_logger, Statistics.MessagesIn, Statistics.MessagesOut, Statistics.Problems);
@@ -187,7 +195,12 @@ public sealed class IpcGateway : IAsyncDisposable
     {
         GatewayOptions options = _context.Options;
         _connections = new ConnectionGuard(options.MaxConnections ?? ConnectionGuard.DefaultCap(), options.AnonymousConnectionTimeout, _logger);
-        _app = Build(options, _connections);
+        if (options.UnixSocket && OperatingSystem.IsLinux())
+        {
+            UnixSocketPath = PrepareUnixSocket(options);
+        }
+
+        _app = Build(options, _connections, UnixSocketPath, _logger);
         var guard = new GatewayGuard(_context);
         _app.UseRouting();
         _app.Use(next => context => guard.InvokeAsync(context, next));
@@ -204,6 +217,33 @@ public sealed class IpcGateway : IAsyncDisposable
         }
 
         GatewayLog.Listening(_logger, Url);
+    }
+
+    /// <summary>The Unix socket's path: gateway-PID.sock in the per-user folder (made 0700 and checked), a stale file removed.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static string PrepareUnixSocket(GatewayOptions options)
+    {
+        string path = options.UnixSocketPathOverride ?? Path.Combine(Http.TokenFile.DefaultFolder(), string.Create(CultureInfo.InvariantCulture, $"gateway-{Environment.ProcessId}.sock"));
+        if (options.UnixSocketPathOverride is null)
+        {
+            IpcKit.Pipes.PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
+        }
+
+        // In our own folder, a file at our pid's name is a socket of an earlier process with this pid, long dead.
+        File.Delete(path);
+        return path;
+    }
+
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Its folder went first; nothing is left to clean.
+        }
     }
 
     /// <summary>The host part of <see cref="Url"/>: the address, or for a wildcard address the first host name (else loopback).</summary>
@@ -224,7 +264,19 @@ public sealed class IpcGateway : IAsyncDisposable
         return address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
     }
 
-    private static WebApplication Build(GatewayOptions options, ConnectionGuard connections)
+    /// <summary>The Unix-socket listener: HTTP/1.1, for processes of this user only (PeerUserCheck).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static void ListenUnixSocket(KestrelServerOptions kestrel, string path, ILogger logger)
+    {
+        var peers = new PeerUserCheck(logger);
+        kestrel.ListenUnixSocket(path, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.Use(next => connection => peers.OnConnectionAsync(connection, next));
+        });
+    }
+
+    private static WebApplication Build(GatewayOptions options, ConnectionGuard connections, string? unixSocket, ILogger logger)
     {
         // The empty builder reads no configuration (no appsettings.json from the working folder, no environment
         // variables): the gateway does exactly what its options say, and logs only through the given factory.
@@ -261,6 +313,10 @@ public sealed class IpcGateway : IAsyncDisposable
                     listen.UseHttps(certificate);
                 }
             });
+            if (unixSocket is not null && OperatingSystem.IsLinux())
+            {
+                ListenUnixSocket(kestrel, unixSocket, logger);
+            }
         });
         return builder.Build();
     }

@@ -100,13 +100,17 @@ internal static class GatewayCommand
                 },
             },
         };
+        var unixSocket = new Option<bool>("--unix-socket")
+        {
+            Description = "Also listen on a Unix socket in the per-user folder (printed as 'unix-socket PATH'), which only this user's processes may use: curl --unix-socket PATH. Linux only.",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Log requests that were refused or failed, and Kestrel's warnings, on stderr." };
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "gateway",
             "Serve rings and pipe channels over HTTP/JSON and WebSockets for programs that are not .NET. Prints 'token-file PATH', 'token TOKEN' and then 'listening URL'; every endpoint but /health and /openapi.json needs 'Authorization: Bearer TOKEN'. Runs until SIGTERM or Ctrl+C.")
         {
-            address, port, tlsCert, tlsKey, insecure, hosts, tokenFile, noTokenFile, maxBody, maxConnections, queue, queueBytes, overflow,
+            address, port, tlsCert, tlsKey, insecure, hosts, unixSocket, tokenFile, noTokenFile, maxBody, maxConnections, queue, queueBytes, overflow,
             writeTimeout, requestTimeout, connectTimeout, verbose, json,
         };
         command.Validators.Add(result =>
@@ -141,6 +145,7 @@ internal static class GatewayCommand
                 AllowInsecureHttp = parse.GetValue(insecure),
                 HostNames = [.. parse.GetValue(hosts) ?? []],
                 MaxConnections = parse.GetValue(maxConnections),
+                UnixSocket = parse.GetValue(unixSocket),
                 Contracts = DemoContracts(),
                 TokenFile = parse.GetValue(tokenFile),
                 WriteTokenFile = !parse.GetValue(noTokenFile),
@@ -172,7 +177,7 @@ internal static class GatewayCommand
             await using IpcGateway gateway = await IpcGateway.StartAsync(options, cancellationToken);
             if (asJson)
             {
-                CliOptions.WriteJson(new { @event = "listening", url = gateway.Url, token = gateway.Token, tokenFile = gateway.TokenFile });
+                CliOptions.WriteJson(new { @event = "listening", url = gateway.Url, token = gateway.Token, tokenFile = gateway.TokenFile, unixSocket = gateway.UnixSocketPath });
             }
             else
             {
@@ -182,6 +187,11 @@ internal static class GatewayCommand
                 }
 
                 Console.Out.WriteLine($"token {gateway.Token}");
+                if (gateway.UnixSocketPath is not null)
+                {
+                    Console.Out.WriteLine($"unix-socket {gateway.UnixSocketPath}");
+                }
+
                 Console.Out.WriteLine($"listening {gateway.Url}");
             }
 
