@@ -72,6 +72,9 @@ public sealed class ContractCodecTests
         Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<Toy>().Add<Toy>("Toy2"));
         Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<NotAContract>());
         Assert.Equal(["Toy", "TextMessage", "SumResponse", "SumRequest"], TestContracts.Demo().Names);
+
+        // A gateway knows no contracts until it is given some.
+        Assert.Empty(new GatewayOptions().Contracts.Names);
     }
 
     [Fact]
