@@ -14,6 +14,8 @@
 # like wrk's 32 connections). The WebSocket figure is timed in the Node process from the first frame to the last
 # frame of the last client, while 'ipckit ring produce' writes COUNT messages into the ring the gateway streams; the
 # gateway's per-client queue is made unbounded for it, so the figure is delivery throughput, not a drop rate.
+# Lock-out: a second gateway capped at 1000 connections, all held by one Node process that never finishes a request
+# and has no token; the figure is curl's total time (process start excluded) for a token holder's GET, median of 20.
 # Requires: the .NET SDK, wrk, curl, node and npm. Trace with BENCH_TRACE=1. Needs nothing else and leaves nothing behind.
 set -Eeuo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
@@ -144,6 +146,31 @@ ws_fanout() {
   json "$1" <"$fan"
 }
 ws_per_client() { ws_fanout perClientPerSecond; }
+lockout_latency() {
+  # A second gateway capped at 1000 connections, all held by a client without the token in the middle of a request
+  # (headers never finished); then the median over 20 token holders' GETs of curl's total time, in microseconds.
+  local out=$work/capped.out held=$work/held.out gateway holder capped_url capped_token
+  "${ipckit[@]}" gateway --no-token-file --max-connections 1000 >"$out" 2>/dev/null &
+  gateway=$!
+  for _ in $(seq 1 300); do grep -q '^listening ' "$out" 2>/dev/null && break; sleep 0.1; done
+  capped_url=$(sed -n 's/^listening //p' "$out")
+  capped_token=$(sed -n 's/^token //p' "$out")
+  node -e '
+    const net = require("node:net"); const [host, port] = process.argv[1].replace("http://", "").split(":");
+    let open = 0; const sockets = [];
+    for (let i = 0; i < 1000; i++) {
+      const s = net.connect(+port, host, () => { s.write("GET /health HTTP/1.1\r\nHost: " + host + "\r\nX-Waiting: "); if (++open === 1000) console.log("HELD"); });
+      s.on("error", () => {}); sockets.push(s);
+    }
+    setInterval(() => {}, 1000);' "$capped_url" >"$held" 2>&1 &
+  holder=$!
+  for _ in $(seq 1 300); do grep -q HELD "$held" && break; sleep 0.1; done
+  for _ in $(seq 1 20); do
+    curl -sS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $capped_token" "$capped_url/contracts"
+  done | awk '{ printf "%d\n", $1 * 1000000 }' | median
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+  kill -TERM "$gateway"; wait "$gateway" 2>/dev/null || true
+}
 
 echo "measuring ($runs runs, ${seconds}s per wrk figure)..." >&2
 measure rest_health rest_health
@@ -154,6 +181,7 @@ measure pipe_send pipe_send
 measure pipe_call pipe_call
 measure ring_produce ring_produce
 measure ws_fanout ws_per_client
+measure lockout lockout_latency
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 cat <<TABLE
@@ -168,4 +196,5 @@ cat <<TABLE
 | pipe channel: one-way messages (ipckit pipe send) | ${figures[pipe_send]} msg/s | 1 | ${figures[pipe_send.all]} |
 | pipe channel: requests, 32 in flight (ipckit pipe call) | ${figures[pipe_call]} req/s | 1 | ${figures[pipe_call.all]} |
 | ring: one writer, one reader (ipckit ring produce) | ${figures[ring_produce]} msg/s | | ${figures[ring_produce.all]} |
+| REST GET /contracts with the token while 1000 connections without it fill the cap (curl total time, median of 20) | ${figures[lockout]} µs | | ${figures[lockout.all]} |
 TABLE

@@ -1,14 +1,17 @@
+using IpcKit.Gateway.Http;
 using IpcKit.Gateway.Json;
 using Microsoft.Extensions.Logging;
 
 namespace IpcKit.Gateway.Channels;
 
-/// <summary>What every part of one gateway shares: its options, the JSON codec, the counters, the log and the stop signal.</summary>
+/// <summary>What every part of one gateway shares: its options, token, Host check, JSON codec, counters, log and stop signal.</summary>
 internal sealed class GatewayContext
 {
-    public GatewayContext(GatewayOptions options, MessageCodec codec, GatewayStatistics statistics, ILogger logger, CancellationToken stopping)
+    public GatewayContext(GatewayOptions options, GatewayToken token, HostCheck hosts, MessageCodec codec, GatewayStatistics statistics, ILogger logger, CancellationToken stopping)
     {
         Options = options;
+        Token = token;
+        Hosts = hosts;
         Codec = codec;
         Statistics = statistics;
         Logger = logger;
@@ -16,6 +19,10 @@ internal sealed class GatewayContext
     }
 
     public GatewayOptions Options { get; }
+
+    public GatewayToken Token { get; }
+
+    public HostCheck Hosts { get; }
 
     public MessageCodec Codec { get; }
 

@@ -1,7 +1,6 @@
 using System.Net.WebSockets;
 using IpcKit.Gateway.WebSockets;
 using IpcKit.Pipes;
-using Microsoft.Extensions.Logging;
 
 namespace IpcKit.Gateway.Channels;
 
@@ -94,9 +93,9 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
             why = "the gateway closed its connection to the server";
         }
 
-        if (!_context.Stopping.IsCancellationRequested && _context.Logger.IsEnabled(LogLevel.Information))
+        if (!_context.Stopping.IsCancellationRequested)
         {
-            _context.Logger.LogInformation("Pipe '{Pipe}': the connection ended: {Why}", Name, why);
+            GatewayLog.PipeConnectionEnded(_context.Logger, Name, why);
         }
 
         CloseAll(

@@ -1,7 +1,6 @@
 using System.Net.WebSockets;
 using IpcKit.Gateway.WebSockets;
 using IpcKit.SharedMemory;
-using Microsoft.Extensions.Logging;
 
 namespace IpcKit.Gateway.Channels;
 
@@ -107,10 +106,7 @@ internal sealed class RingHub : Fanout
                 catch (IpcPeerGoneException exception)
                 {
                     // Reported once per writer; the next wait waits for a new writer to attach.
-                    if (_context.Logger.IsEnabled(LogLevel.Information))
-                    {
-                        _context.Logger.LogInformation("Ring '{Ring}': {Message}", _slot.Name, exception.Message);
-                    }
+                    GatewayLog.RingAttachmentDropped(_context.Logger, _slot.Name, exception.Message);
 
                     continue;
                 }
@@ -135,7 +131,7 @@ internal sealed class RingHub : Fanout
         catch (Exception exception)
         {
             // A corrupted ring (or another failure of the reader): every subscriber learns why; the next use attaches anew.
-            _context.Logger.LogWarning("Ring '{Ring}' subscription ended: {Message}", _slot.Name, exception.Message);
+            GatewayLog.RingSubscriptionEnded(_context.Logger, _slot.Name, exception.Message);
             _slot.DropReader();
             _slot.Forget(this);
             CloseAll(WebSocketCloseStatus.InternalServerError, $"ring '{_slot.Name}' failed: {exception.Message}");

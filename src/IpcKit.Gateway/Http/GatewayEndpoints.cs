@@ -16,7 +16,7 @@ namespace IpcKit.Gateway.Http;
 /// <summary>
 /// The gateway's endpoints. Every handler is a plain <see cref="RequestDelegate"/> (no model binding: the body is read
 /// and checked by <see cref="MessageCodec"/>, so every refusal has a precise problem document) and throws
-/// <see cref="GatewayProblem"/> for anything it refuses; <see cref="GatewayMiddleware"/> writes it.
+/// <see cref="GatewayProblem"/> for anything it refuses; <see cref="GatewayGuard"/> writes it.
 /// </summary>
 internal sealed class GatewayEndpoints
 {
@@ -30,8 +30,15 @@ internal sealed class GatewayEndpoints
     public const string TokenQueryParameter = "access_token";
 
     private const int DefaultMax = 100;
+
+    /// <summary>A WebSocket is a GET upgrade on HTTP/1.1 and an extended CONNECT on HTTP/2 (RFC 8441).</summary>
+    private static readonly string[] s_webSocketMethods = [HttpMethods.Get, HttpMethods.Connect];
     private const int MaxMessagesPerGet = 10_000;
     private const int MaxTimeoutMilliseconds = 60_000;
+
+    /// <summary>WebSocket pings keep idle connections alive through proxies; a client that answers none in 30 s is gone.</summary>
+    private static readonly TimeSpan s_keepAliveInterval = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_keepAliveTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly ResponseDoc[] s_channelProblems =
     [
@@ -41,20 +48,36 @@ internal sealed class GatewayEndpoints
 
     private readonly GatewayContext _context;
     private readonly ChannelRegistry _channels;
-    private byte[] _openApi = [];
+    private readonly GatewayGuard? _guard;
+    private readonly string _prefix;
+    private readonly HashSet<OperationDoc> _operations = new(ReferenceEqualityComparer.Instance);
+    private IEndpointRouteBuilder? _routes;
+    private byte[]? _openApi;
 
-    public GatewayEndpoints(GatewayContext context, ChannelRegistry channels)
+    /// <param name="context">The gateway's shared state.</param>
+    /// <param name="channels">Its rings and pipes.</param>
+    /// <param name="guard">Wrapped around every endpoint when the gateway is mounted in an app; null when self-hosted (then it is middleware).</param>
+    /// <param name="prefix">The path the endpoints are mapped under ("" when self-hosted).</param>
+    public GatewayEndpoints(GatewayContext context, ChannelRegistry channels, GatewayGuard? guard, string prefix)
     {
         _context = context;
         _channels = channels;
+        _guard = guard;
+        _prefix = prefix;
     }
+
+    /// <summary>Every endpoint as "METHOD /route" (relative to the prefix), from the routing table.</summary>
+    public IReadOnlyList<string> Endpoints =>
+        [.. OwnEndpoints().SelectMany(endpoint => Methods(endpoint).Select(method => $"{method} {RelativeRoute(endpoint)}"))];
 
     private GatewayOptions Options => _context.Options;
 
     private MessageCodec Codec => _context.Codec;
 
+    /// <summary>Maps the endpoints on <paramref name="app"/> (a route group with the prefix when mounted).</summary>
     public void Map(IEndpointRouteBuilder app)
     {
+        _routes = app;
         ParameterDoc timeoutWrite = new("timeout", "integer", "How long to wait for room in a full ring, in milliseconds (default: the gateway's write timeout).") { Minimum = 1, Maximum = MaxTimeoutMilliseconds };
         ParameterDoc timeoutRequest = new("timeout", "integer", "How long to wait for the answer, in milliseconds (default: the gateway's request timeout).") { Minimum = 1, Maximum = MaxTimeoutMilliseconds };
         ParameterDoc overflow = new("overflow", "string", "What happens when this client reads too slowly: close (status 1008) or skip (drop the oldest queued messages and send an ipckit.skipped frame). Default: the gateway's policy.") { Values = ["close", "skip"] };
@@ -65,27 +88,27 @@ internal sealed class GatewayEndpoints
         ResponseDoc tooLarge = new(413, "The body is larger than the gateway takes, or a message larger than the channel takes.", "Problem");
         ResponseDoc unsupported = new(415, "The body is not application/json.", "Problem");
 
-        app.MapGet("/health", HealthAsync).WithMetadata(new OperationDoc(
+        Add(app.MapGet("/health", Guarded(HealthAsync)), new OperationDoc(
             "getHealth", "Whether the gateway is up.", "Answers without the token, so supervisors and load balancers can probe it; it tells nothing about channels.")
         {
             Anonymous = true,
             Responses = [new(200, "The gateway is up.", "Health")],
         });
 
-        app.MapGet("/openapi.json", OpenApiAsync).WithMetadata(new OperationDoc(
+        Add(app.MapGet("/openapi.json", Guarded(OpenApiAsync)), new OperationDoc(
             "getOpenApi", "This OpenAPI description.", "Generated from the endpoints the gateway maps and the contracts it knows. Answers without the token.")
         {
             Anonymous = true,
             Responses = [new(200, "The OpenAPI 3.1 document.")],
         });
 
-        app.MapGet("/contracts", ContractsAsync).WithMetadata(new OperationDoc(
+        Add(app.MapGet("/contracts", Guarded(ContractsAsync)), new OperationDoc(
             "getContracts", "The message types the gateway knows.", "Each type's name for the \"type\" field, its full CLR name, its message type id on the wire, and for requests the type of the answer.")
         {
             Responses = [new(200, "The contract types.", "Contracts"), s_channelProblems[1]],
         });
 
-        app.MapPost("/rings/{name}/messages", PostRingAsync).WithMetadata(new OperationDoc(
+        Add(app.MapPost("/rings/{name}/messages", Guarded(PostRingAsync)), new OperationDoc(
             "postRingMessages", "Write messages into a ring.",
             "One message (an object) or a batch (an array), converted to MessagePack and written in order, waiting for room up to the timeout. The gateway attaches as the ring's writer and stays attached. A batch is checked as a whole before anything is written.")
         {
@@ -94,7 +117,7 @@ internal sealed class GatewayEndpoints
             Responses = [new(202, "Written into the ring.", "Accepted"), .. s_channelProblems, notFound, roleTaken, tooLarge, unsupported, new(503, "The ring stayed full (Retry-After); 'written' says how many of a batch went in.", "Problem")],
         });
 
-        app.MapGet("/rings/{name}/messages", GetRingAsync).WithMetadata(new OperationDoc(
+        Add(app.MapGet("/rings/{name}/messages", Guarded(GetRingAsync)), new OperationDoc(
             "getRingMessages", "Read (and consume) up to max messages from a ring.",
             "The gateway attaches as the ring's reader and stays attached. Messages are consumed when read: delivery is at most once. A response stops at max messages or about 4 MiB of JSON.")
         {
@@ -106,19 +129,19 @@ internal sealed class GatewayEndpoints
             Responses = [new(200, "The messages read (possibly none).", "ReadMessages"), .. s_channelProblems, notFound, roleTaken, new(409, "The ring is streamed to WebSocket subscribers (code 'streamed').", "Problem")],
         });
 
-        app.MapDelete("/rings/{name}/writer", (HttpContext context) => ReleaseRingAsync(context, writer: true)).WithMetadata(new OperationDoc(
+        Add(app.MapDelete("/rings/{name}/writer", Guarded(context => ReleaseRingAsync(context, writer: true))), new OperationDoc(
             "deleteRingWriter", "Detach the gateway as the ring's writer.", "Lets another process become the writer. The next POST attaches again.")
         {
             Responses = [new(204, "Detached."), new(404, "The gateway was not the ring's writer.", "Problem"), .. s_channelProblems],
         });
 
-        app.MapDelete("/rings/{name}/reader", (HttpContext context) => ReleaseRingAsync(context, writer: false)).WithMetadata(new OperationDoc(
+        Add(app.MapDelete("/rings/{name}/reader", Guarded(context => ReleaseRingAsync(context, writer: false))), new OperationDoc(
             "deleteRingReader", "Detach the gateway as the ring's reader.", "Lets another process become the reader. The next GET or subscription attaches again.")
         {
             Responses = [new(204, "Detached."), new(404, "The gateway was not the ring's reader.", "Problem"), new(409, "WebSocket subscribers are reading the ring.", "Problem"), .. s_channelProblems],
         });
 
-        app.MapGet("/rings/{name}/ws", RingWebSocketAsync).WithMetadata(new OperationDoc(
+        Add(app.MapMethods("/rings/{name}/ws", s_webSocketMethods, Guarded(RingWebSocketAsync)), new OperationDoc(
             "ringWebSocket", "Subscribe to a ring over a WebSocket.",
             "Every message read from the ring arrives as a JSON text frame, in order, fanned out to all subscribers. JSON text frames the client sends (a message or a batch) are written into the ring; errors come back as ipckit.error frames. With subscribe=false the gateway only writes (it does not become the reader). Offer the subprotocol ipckit.v1, and the token as a header, as a second subprotocol ipckit.bearer.TOKEN, or as access_token.")
         {
@@ -127,7 +150,7 @@ internal sealed class GatewayEndpoints
             Responses = [new(101, "Switched to the WebSocket protocol."), .. s_channelProblems, notFound, roleTaken],
         });
 
-        app.MapPost("/pipes/{name}/messages", PostPipeAsync).WithMetadata(new OperationDoc(
+        Add(app.MapPost("/pipes/{name}/messages", Guarded(PostPipeAsync)), new OperationDoc(
             "postPipeMessages", "Send one-way messages to a pipe server.",
             "One message or a batch, each sent as a one-way message on the gateway's connection to the server (one connection per pipe, shared by all clients). 202 means queued for the server, in order.")
         {
@@ -135,7 +158,7 @@ internal sealed class GatewayEndpoints
             Responses = [new(202, "Queued for the server.", "Accepted"), .. s_channelProblems, tooLarge, unsupported, new(502, "The connection to the server broke.", "Problem"), noServer],
         });
 
-        app.MapPost("/pipes/{name}/requests", PostRequestAsync).WithMetadata(new OperationDoc(
+        Add(app.MapPost("/pipes/{name}/requests", Guarded(PostRequestAsync)), new OperationDoc(
             "postPipeRequest", "Send a request to a pipe server and return its answer.",
             "The request's type must be registered as a request (its answer's type is known), or raw (the answer is raw too).")
         {
@@ -149,13 +172,13 @@ internal sealed class GatewayEndpoints
             ],
         });
 
-        app.MapDelete("/pipes/{name}/connection", DisconnectPipeAsync).WithMetadata(new OperationDoc(
+        Add(app.MapDelete("/pipes/{name}/connection", Guarded(DisconnectPipeAsync)), new OperationDoc(
             "deletePipeConnection", "Close the gateway's connection to a pipe server.", "Its WebSocket subscribers are closed; the next request connects again.")
         {
             Responses = [new(204, "Closed."), new(404, "The gateway had no connection to the pipe.", "Problem"), .. s_channelProblems],
         });
 
-        app.MapGet("/pipes/{name}/ws", PipeWebSocketAsync).WithMetadata(new OperationDoc(
+        Add(app.MapMethods("/pipes/{name}/ws", s_webSocketMethods, Guarded(PipeWebSocketAsync)), new OperationDoc(
             "pipeWebSocket", "Subscribe to a pipe server's pushes over a WebSocket.",
             "Every one-way message the server sends to the gateway's connection arrives as a JSON text frame, fanned out to all subscribers. JSON text frames the client sends are sent to the server as one-way messages; errors come back as ipckit.error frames. Token and subprotocol as for rings.")
         {
@@ -164,7 +187,41 @@ internal sealed class GatewayEndpoints
             Responses = [new(101, "Switched to the WebSocket protocol."), .. s_channelProblems, noServer],
         });
 
-        _openApi = OpenApiDocument.Build(app.DataSources.SelectMany(source => source.Endpoints), Codec.Registry);
+        if (_guard is not null)
+        {
+            // Mounted: any other path under the prefix is the gateway's too, and reveals nothing without the token.
+            Add(app.Map("/{**path}", Guarded(static context => throw new GatewayProblem(
+                StatusCodes.Status404NotFound, "no-such-endpoint", "No such endpoint.", $"There is no endpoint {context.Request.Path}; see openapi.json."))),
+                new OperationDoc("unknown", "Any other path.", "") { Hidden = true });
+        }
+    }
+
+    /// <summary>Attaches the endpoint's description (also what marks it as this gateway's) and remembers it.</summary>
+    private void Add(IEndpointConventionBuilder endpoint, OperationDoc operation)
+    {
+        _operations.Add(operation);
+        endpoint.WithMetadata(operation);
+    }
+
+    /// <summary>The handler itself when self-hosted (the guard is middleware); wrapped in the guard when mounted.</summary>
+    private RequestDelegate Guarded(RequestDelegate handler)
+    {
+        GatewayGuard? guard = _guard;
+        return guard is null ? handler : context => guard.InvokeAsync(context, handler);
+    }
+
+    private IEnumerable<RouteEndpoint> OwnEndpoints() =>
+        (_routes?.DataSources ?? []).SelectMany(source => source.Endpoints).OfType<RouteEndpoint>()
+            .Where(endpoint => endpoint.Metadata.GetMetadata<OperationDoc>() is { Hidden: false } operation && _operations.Contains(operation));
+
+    /// <summary>The methods an endpoint answers, less CONNECT (HTTP/2's form of a WebSocket GET, which OpenAPI has no word for).</summary>
+    private static IEnumerable<string> Methods(RouteEndpoint endpoint) =>
+        (endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []).Where(method => !HttpMethods.IsConnect(method));
+
+    private string RelativeRoute(RouteEndpoint endpoint)
+    {
+        string route = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
+        return _prefix.Length > 0 && route.StartsWith(_prefix, StringComparison.Ordinal) ? "/" + route[_prefix.Length..].TrimStart('/') : route;
     }
 
     private static string RouteName(HttpContext context) => (string)context.Request.RouteValues["name"]!;
@@ -174,6 +231,9 @@ internal sealed class GatewayEndpoints
 
     private Task OpenApiAsync(HttpContext context)
     {
+        // Built on first use: endpoints mapped in a route group exist only once the app's routing has been built.
+        _openApi ??= OpenApiDocument.Build(
+            OwnEndpoints().Select(endpoint => (RelativeRoute(endpoint), endpoint)), Methods, _prefix, Codec.Registry);
         context.Response.ContentType = "application/json; charset=utf-8";
         return context.Response.Body.WriteAsync(_openApi, context.RequestAborted).AsTask();
     }
@@ -194,6 +254,18 @@ internal sealed class GatewayEndpoints
             else
             {
                 writer.WriteNull("responseType");
+            }
+
+            if (binding.IsUnion)
+            {
+                // A union's messages name their member in "type"; the union's own name is not a message type.
+                writer.WriteStartArray("members");
+                foreach (UnionMember member in binding.Members)
+                {
+                    writer.WriteStringValue(member.Name);
+                }
+
+                writer.WriteEndArray();
             }
 
             writer.WriteEndObject();
@@ -272,9 +344,9 @@ internal sealed class GatewayEndpoints
         OutgoingMessage request = (await ReadMessagesAsync(context, allowBatch: false).ConfigureAwait(false))[0];
         if (request.Binding is { Response: null } binding)
         {
-            string[] requests = [.. Codec.Registry.Bindings.Where(b => b.Response is not null).Select(b => b.Name), GatewayJson.RawTypeName];
+            string[] requests = [.. Codec.Registry.Bindings.Where(b => b.Response is not null).SelectMany(b => b.IsUnion ? b.Members.Select(m => m.Name) : [b.Name]), GatewayJson.RawTypeName];
             throw GatewayProblem.BadRequest(
-                "not-a-request", $"{binding.Name} is not registered as a request type, so the type of its answer is unknown. Requests: {string.Join(", ", requests)}.")
+                "not-a-request", $"{request.TypeName} is not registered as a request type, so the type of its answer is unknown. Requests: {string.Join(", ", requests)}.")
                 .With("requestTypes", requests);
         }
 
@@ -337,8 +409,9 @@ internal sealed class GatewayEndpoints
         RingHub? hub = subscribe ? await slot.JoinAsync(context.RequestAborted).ConfigureAwait(false) : null;
         try
         {
-            using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = protocol }).ConfigureAwait(false);
-            using var session = new WebSocketSession(socket, Options, policy, _context.Statistics);
+            (WebSocket accepted, FrameLimitStream limiter) = await AcceptAsync(context, protocol).ConfigureAwait(false);
+            using WebSocket socket = accepted;
+            using var session = new WebSocketSession(socket, limiter, $"ring '{slot.Name}'", _context, policy);
             hub?.Add(session);
             try
             {
@@ -370,8 +443,9 @@ internal sealed class GatewayEndpoints
         SlowClientPolicy policy = QueryPolicy(context);
         string? protocol = NegotiateProtocol(context);
         PipeHub hub = await _channels.PipeAsync(name, context.RequestAborted).ConfigureAwait(false);
-        using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = protocol }).ConfigureAwait(false);
-        using var session = new WebSocketSession(socket, Options, policy, _context.Statistics);
+        (WebSocket accepted, FrameLimitStream limiter) = await AcceptAsync(context, protocol).ConfigureAwait(false);
+        using WebSocket socket = accepted;
+        using var session = new WebSocketSession(socket, limiter, $"pipe '{name}'", _context, policy);
         hub.Add(session);
         try
         {
@@ -487,16 +561,19 @@ internal sealed class GatewayEndpoints
         return json && (!media.Charset.HasValue || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
     }
 
+    private Task<(WebSocket Socket, FrameLimitStream Limiter)> AcceptAsync(HttpContext context, string? protocol) =>
+        WebSocketHandshake.AcceptAsync(context, protocol, Options.MaxBodyBytes, s_keepAliveInterval, s_keepAliveTimeout);
+
     /// <summary>The subprotocol to answer with: ipckit.v1 if offered; a client that offers others but not it is refused.</summary>
     private static string? NegotiateProtocol(HttpContext context)
     {
-        if (!context.WebSockets.IsWebSocketRequest)
+        if (!WebSocketHandshake.IsUpgradeRequest(context))
         {
             throw GatewayProblem.BadRequest("websocket-required", "This endpoint takes WebSocket upgrade requests only.");
         }
 
-        IList<string> offered = context.WebSockets.WebSocketRequestedProtocols;
-        if (offered.Count == 0)
+        string[] offered = WebSocketHandshake.RequestedProtocols(context);
+        if (offered.Length == 0)
         {
             return null;
         }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Schema;
 using IpcKit.Gateway.Json;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
 namespace IpcKit.Gateway.Http;
@@ -16,26 +15,28 @@ internal static class OpenApiDocument
 {
     private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
 
-    public static byte[] Build(IEnumerable<Endpoint> endpoints, ContractRegistry registry)
+    /// <param name="endpoints">The gateway's endpoints, each with its path relative to <paramref name="prefix"/>.</param>
+    /// <param name="methods">The methods to describe for an endpoint.</param>
+    /// <param name="prefix">Where the gateway is mounted in an app ("" when it serves on its own); the document's server URL.</param>
+    /// <param name="registry">The contracts.</param>
+    public static byte[] Build(IEnumerable<(string Path, RouteEndpoint Endpoint)> endpoints, Func<RouteEndpoint, IEnumerable<string>> methods, string prefix, ContractRegistry registry)
     {
         var paths = new JsonObject();
-        foreach (RouteEndpoint endpoint in endpoints.OfType<RouteEndpoint>().OrderBy(e => e.RoutePattern.RawText, StringComparer.Ordinal))
+        foreach ((string path, RouteEndpoint endpoint) in endpoints.OrderBy(e => e.Path, StringComparer.Ordinal))
         {
             OperationDoc? doc = endpoint.Metadata.GetMetadata<OperationDoc>();
-            IReadOnlyList<string> methods = endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [];
-            if (doc is null || methods.Count == 0)
+            if (doc is null)
             {
                 continue;
             }
 
-            string path = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
             if (paths[path] is not JsonObject item)
             {
                 item = [];
                 paths[path] = item;
             }
 
-            foreach (string method in methods)
+            foreach (string method in methods(endpoint))
             {
                 item[method.ToLowerInvariant()] = Operation(doc, endpoint.RoutePattern.Parameters.Select(p => p.Name));
             }
@@ -53,7 +54,7 @@ internal static class OpenApiDocument
                     "(see /contracts); it is converted to the MessagePack contract before it enters a channel. Untyped bytes are {\"type\":\"raw\",\"base64\":...}. " +
                     "Every refusal is an application/problem+json document with a stable \"code\".",
             },
-            ["servers"] = new JsonArray(new JsonObject { ["url"] = "/" }),
+            ["servers"] = new JsonArray(new JsonObject { ["url"] = prefix.Length > 0 ? prefix : "/" }),
             ["security"] = new JsonArray(new JsonObject { ["bearer"] = new JsonArray() }),
             ["paths"] = paths,
             ["components"] = new JsonObject
@@ -204,6 +205,12 @@ internal static class OpenApiDocument
         var mapping = new JsonObject();
         foreach (ContractBinding binding in registry.Bindings)
         {
+            if (binding.IsUnion)
+            {
+                AddUnion(schemas, messages, mapping, registry.Json.Input.GetJsonSchemaAsNode(binding.Type, exporter), binding);
+                continue;
+            }
+
             JsonNode schema = registry.Json.Input.GetJsonSchemaAsNode(binding.Type, exporter);
             if (schema is JsonObject contract)
             {
@@ -340,6 +347,44 @@ internal static class OpenApiDocument
             ["required"] = new JsonArray("title", "status", "detail", "code"),
         };
         return schemas;
+    }
+
+    /// <summary>
+    /// A union: each member gets its own schema (the union's polymorphic schema has one variant per member, in member
+    /// order, each with "type" as a constant), and the union's schema is the choice among them.
+    /// </summary>
+    private static void AddUnion(JsonObject schemas, JsonArray messages, JsonObject mapping, JsonNode union, ContractBinding binding)
+    {
+        JsonArray? variants = union["anyOf"] as JsonArray;
+        var choice = new JsonArray();
+        for (int i = 0; i < binding.Members.Count; i++)
+        {
+            UnionMember member = binding.Members[i];
+            JsonNode schema = variants is not null && i < variants.Count ? variants[i]!.DeepClone() : new JsonObject { ["type"] = "object" };
+            if (schema is JsonObject variant)
+            {
+                // A member is chosen by its "type", so a message without it is not one.
+                var required = variant["required"] as JsonArray ?? [];
+                if (!required.Any(name => name?.GetValue<string>() == GatewayJson.TypeProperty))
+                {
+                    required.Insert(0, GatewayJson.TypeProperty);
+                }
+
+                variant["required"] = required;
+                variant["description"] = $"{member.FullName}, a member of the union {binding.FullName} (message type id {binding.TypeId}){(binding.Response is { } response ? $"; a request answered with {response.Name}" : "")}.";
+            }
+
+            schemas[member.Name] = schema;
+            messages.Add(Reference(member.Name));
+            mapping[member.Name] = $"#/components/schemas/{member.Name}";
+            choice.Add(Reference(member.Name));
+        }
+
+        schemas[binding.Name] = new JsonObject
+        {
+            ["description"] = $"The union {binding.FullName} (message type id {binding.TypeId}): \"type\" names the member.",
+            ["oneOf"] = choice,
+        };
     }
 
     private static JsonObject Reference(string schema) => new() { ["$ref"] = $"#/components/schemas/{schema}" };

@@ -18,6 +18,9 @@ internal sealed record OperationDoc(string OperationId, string Summary, string D
     /// <summary>Whether the endpoint answers without the bearer token.</summary>
     public bool Anonymous { get; init; }
 
+    /// <summary>Whether the endpoint is left out of the OpenAPI document (the catch-all of a mounted gateway).</summary>
+    public bool Hidden { get; init; }
+
     /// <summary>Whether the endpoint is a WebSocket upgrade (then the token may also come as a subprotocol or query parameter).</summary>
     public bool WebSocket { get; init; }
 }

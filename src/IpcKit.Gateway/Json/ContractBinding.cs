@@ -20,14 +20,22 @@ internal abstract class ContractBinding
         Name = name;
         FullName = type.FullName ?? type.Name;
         TypeId = MessageTypeId.Of(type);
+        Members = UnionMembers(type);
 
-        // Validation attributes (System.ComponentModel.DataAnnotations) on the contract are checked before a message
-        // enters a channel; most contracts have none, and then the check is skipped entirely.
-        HasValidation = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Cast<MemberInfo>()
-            .Concat(type.GetFields(BindingFlags.Public | BindingFlags.Instance))
-            .Any(member => member.IsDefined(typeof(ValidationAttribute), inherit: true))
-            || type.IsDefined(typeof(ValidationAttribute), inherit: true);
+        // Validation attributes (System.ComponentModel.DataAnnotations) on the contract (on a union, on its members) are
+        // checked before a message enters a channel; most contracts have none, and then the check is skipped entirely.
+        HasValidation = Members.Count > 0 ? Members.Any(member => HasValidationAttributes(member.Type)) : HasValidationAttributes(type);
     }
+
+    /// <summary>
+    /// For a MessagePack union (an interface or abstract class with <c>[Union]</c> attributes), its members; else empty.
+    /// On the wire a union message has the union's type id and the member's union key; in JSON its "type" names the
+    /// member (by its short name), so a client never deals with union keys.
+    /// </summary>
+    public IReadOnlyList<UnionMember> Members { get; }
+
+    /// <summary>Whether this is a union (see <see cref="Members"/>).</summary>
+    public bool IsUnion => Members.Count > 0;
 
     /// <summary>The CLR type.</summary>
     public Type Type { get; }
@@ -60,8 +68,18 @@ internal abstract class ContractBinding
 
     /// <summary>Reads a client's JSON object as this contract (strict: unknown members and nulls in non-nullable members fail).</summary>
     /// <exception cref="JsonException">The JSON does not fit the contract.</exception>
-    public object ReadJson(JsonElement element) =>
-        JsonSerializer.Deserialize(element, InputInfo) ?? throw new JsonException("A message cannot be null.");
+    public object ReadJson(JsonElement element)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(element, InputInfo) ?? throw new JsonException("A message cannot be null.");
+        }
+        catch (NotSupportedException exception)
+        {
+            // A nested union without its "type", or a member System.Text.Json cannot read: the client's JSON is wrong.
+            throw new JsonException(exception.Message, exception);
+        }
+    }
 
     /// <summary>The validation errors of <paramref name="value"/> (empty if it has no validation attributes or passes them).</summary>
     public IReadOnlyList<ValidationResult> Validate(object value)
@@ -75,6 +93,20 @@ internal abstract class ContractBinding
         Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true);
         return results;
     }
+
+    /// <summary>The JSON "type" of a value of this contract: for a union, its member's name.</summary>
+    public string JsonNameOf(object value) =>
+        IsUnion ? Members.FirstOrDefault(member => member.Type == value.GetType())?.Name ?? Name : Name;
+
+    internal static IReadOnlyList<UnionMember> UnionMembers(Type type) =>
+        [.. type.GetCustomAttributes<UnionAttribute>(inherit: false).OrderBy(union => union.Key)
+            .Select(union => new UnionMember(union.SubType.Name, union.SubType.FullName ?? union.SubType.Name, union.SubType))];
+
+    private static bool HasValidationAttributes(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Cast<MemberInfo>()
+            .Concat(type.GetFields(BindingFlags.Public | BindingFlags.Instance))
+            .Any(member => member.IsDefined(typeof(ValidationAttribute), inherit: true))
+        || type.IsDefined(typeof(ValidationAttribute), inherit: true);
 
     public abstract byte[] ToMessagePack(object value);
 
@@ -124,3 +156,6 @@ internal sealed class RequestBinding<TRequest, TResponse> : ContractBinding<TReq
         (await client.RequestAsync<TRequest, TResponse>((TRequest)value, timeout, cancellationToken).ConfigureAwait(false))
         ?? throw new IpcProtocolException($"The answer to a {FullName} request is nil.");
 }
+
+/// <summary>A member of a union contract: its JSON name (the type's short name), full name and type.</summary>
+internal sealed record UnionMember(string Name, string FullName, Type Type);

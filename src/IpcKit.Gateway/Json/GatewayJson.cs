@@ -64,6 +64,7 @@ internal sealed class GatewayJson
         var resolver = new DefaultJsonTypeInfoResolver();
         resolver.Modifiers.Add(KeepWireMembers);
         resolver.Modifiers.Add(AddTypeMember);
+        resolver.Modifiers.Add(DescribeUnion);
         return new JsonSerializerOptions
         {
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -76,6 +77,9 @@ internal sealed class GatewayJson
             AllowDuplicateProperties = false,
             AllowTrailingCommas = false,
             ReadCommentHandling = JsonCommentHandling.Disallow,
+
+            // A union's "type" (its discriminator) may come anywhere in the object, as for any other contract.
+            AllowOutOfOrderMetadataProperties = true,
             IncludeFields = true,
             MaxDepth = MaxDepth,
             Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
@@ -106,7 +110,7 @@ internal sealed class GatewayJson
     /// <summary>Adds "type" (first, with the contract's short name) to every registered contract, and refuses a contract that has a member of that name.</summary>
     private void AddTypeMember(JsonTypeInfo info)
     {
-        if (info.Kind != JsonTypeInfoKind.Object || _registry.Find(MessageTypeIdOf(info.Type)) is not { } binding || binding.Type != info.Type)
+        if (info.Kind != JsonTypeInfoKind.Object || _registry.Find(MessageTypeIdOf(info.Type)) is not { } binding || binding.Type != info.Type || binding.IsUnion)
         {
             return;
         }
@@ -130,6 +134,32 @@ internal sealed class GatewayJson
         };
         type.Order = int.MinValue;
         info.Properties.Insert(0, type);
+    }
+
+    /// <summary>
+    /// A MessagePack union (registered, or a member of a contract) is polymorphic in JSON: "type" names the member, by its
+    /// short name, and an unknown name or a missing "type" is an error rather than a guess.
+    /// </summary>
+    private static void DescribeUnion(JsonTypeInfo info)
+    {
+        IReadOnlyList<UnionMember> members = ContractBinding.UnionMembers(info.Type);
+        if (members.Count == 0 || info.Kind != JsonTypeInfoKind.Object)
+        {
+            return;
+        }
+
+        var polymorphism = new JsonPolymorphismOptions
+        {
+            TypeDiscriminatorPropertyName = TypeProperty,
+            UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization,
+            IgnoreUnrecognizedTypeDiscriminators = false,
+        };
+        foreach (UnionMember member in members)
+        {
+            polymorphism.DerivedTypes.Add(new JsonDerivedType(member.Type, member.Name));
+        }
+
+        info.PolymorphismOptions = polymorphism;
     }
 
     private static int MessageTypeIdOf(Type type) => IpcKit.Serialization.MessageTypeId.Of(type);

@@ -10,7 +10,7 @@ internal readonly record struct OutgoingMessage(ContractBinding? Binding, object
 {
     public int TypeId => Binding?.TypeId ?? 0;
 
-    public string TypeName => Binding?.Name ?? GatewayJson.RawTypeName;
+    public string TypeName => Binding?.JsonNameOf(Value!) ?? GatewayJson.RawTypeName;
 
     /// <summary>The MessagePack body (or the raw bytes).</summary>
     public byte[] ToPayload() => Binding is null ? Raw! : Binding.ToMessagePack(Value!);
@@ -108,7 +108,10 @@ internal sealed class MessageCodec
             return ParseRaw(element, where);
         }
 
-        ContractBinding binding = _registry.Find(name) ?? throw UnknownType($"{where} has the type '{Truncate(name)}', which the gateway does not know.");
+        ContractBinding binding = _registry.Find(name) ?? throw (_registry.FindUnion(name) is { } union
+            ? UnknownType($"{where} has the type '{union.Name}', a union; name the member it is instead ({string.Join(", ", union.Members.Select(member => member.Name))}).")
+            : UnknownType($"{where} has the type '{Truncate(name)}', which the gateway does not know."));
+        string typeName = binding.IsUnion ? name : binding.Name;
         object value;
         try
         {
@@ -116,15 +119,15 @@ internal sealed class MessageCodec
         }
         catch (JsonException exception)
         {
-            throw GatewayProblem.BadRequest("invalid-message", $"{where} is not a valid {binding.Name}: {exception.Message}")
-                .With("messageType", binding.Name);
+            throw GatewayProblem.BadRequest("invalid-message", $"{where} is not a valid {typeName}: {exception.Message}")
+                .With("messageType", typeName);
         }
 
         var errors = binding.Validate(value);
         if (errors.Count > 0)
         {
-            throw GatewayProblem.BadRequest("invalid-message", $"{where} is not a valid {binding.Name}: {string.Join(" ", errors.Select(e => e.ErrorMessage))}")
-                .With("messageType", binding.Name)
+            throw GatewayProblem.BadRequest("invalid-message", $"{where} is not a valid {typeName}: {string.Join(" ", errors.Select(e => e.ErrorMessage))}")
+                .With("messageType", typeName)
                 .With("errors", errors.Select(e => new { members = e.MemberNames.ToArray(), message = e.ErrorMessage }).ToArray());
         }
 
@@ -224,7 +227,7 @@ internal sealed class MessageCodec
     }
 
     /// <summary>The names a client may use in "type".</summary>
-    public string[] KnownTypeNames() => [.. _registry.Bindings.Select(binding => binding.Name), GatewayJson.RawTypeName];
+    public string[] KnownTypeNames() => [.. _registry.Names, GatewayJson.RawTypeName];
 
     private GatewayProblem UnknownType(string detail) =>
         GatewayProblem.BadRequest("unknown-type", $"{detail} Use one of: {string.Join(", ", KnownTypeNames())} (or a full type name).")

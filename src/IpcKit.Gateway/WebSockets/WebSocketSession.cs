@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using IpcKit.Gateway.Channels;
 using IpcKit.Gateway.Http;
+using Microsoft.Extensions.Logging;
 
 namespace IpcKit.Gateway.WebSockets;
 
@@ -30,7 +32,9 @@ internal sealed class WebSocketSession : IDisposable
     private const int ReceiveChunk = 16 * 1024;
 
     private readonly WebSocket _socket;
+    private readonly string _channel;
     private readonly GatewayStatistics _statistics;
+    private readonly ILogger _logger;
     private readonly SlowClientPolicy _policy;
     private readonly int _maxMessages;
     private readonly long _maxBytes;
@@ -45,14 +49,25 @@ internal sealed class WebSocketSession : IDisposable
     private string _closeReason = "";
     private bool _disposed;
 
-    public WebSocketSession(WebSocket socket, GatewayOptions options, SlowClientPolicy policy, GatewayStatistics statistics)
+    /// <param name="socket">The accepted WebSocket.</param>
+    /// <param name="limiter">The stream under it, which reports a frame announcing an oversized message before its payload is read.</param>
+    /// <param name="channel">What the client is connected to, for the log ("ring 'jobs'").</param>
+    /// <param name="context">The gateway's options, counters and log.</param>
+    /// <param name="policy">What happens when the client reads too slowly.</param>
+    public WebSocketSession(WebSocket socket, FrameLimitStream? limiter, string channel, GatewayContext context, SlowClientPolicy policy)
     {
         _socket = socket;
-        _statistics = statistics;
+        _channel = channel;
+        _statistics = context.Statistics;
+        _logger = context.Logger;
         _policy = policy;
-        _maxMessages = options.WebSocketQueueMessages;
-        _maxBytes = options.WebSocketQueueBytes;
-        _maxIncoming = options.MaxBodyBytes;
+        _maxMessages = context.Options.WebSocketQueueMessages;
+        _maxBytes = context.Options.WebSocketQueueBytes;
+        _maxIncoming = context.Options.MaxBodyBytes;
+        if (limiter is not null)
+        {
+            limiter.TooBig = MessageTooBig;
+        }
     }
 
     /// <summary>Why the gateway closed the client (null while open, or if the client closed first).</summary>
@@ -113,6 +128,7 @@ internal sealed class WebSocketSession : IDisposable
         if (overflow)
         {
             _statistics.SlowClientClosed();
+            GatewayLog.SlowClientClosed(_logger, _channel, _maxMessages, _maxBytes);
             Close(WebSocketCloseStatus.PolicyViolation, string.Create(CultureInfo.InvariantCulture, $"slow consumer: more than {_maxMessages} messages or {_maxBytes} bytes queued"));
             return;
         }
@@ -142,6 +158,14 @@ internal sealed class WebSocketSession : IDisposable
         }
 
         wake?.TrySetResult();
+    }
+
+    /// <summary>A frame header announced a message over the limit: close with 1009 before any of its payload is read.</summary>
+    private void MessageTooBig(ulong announced)
+    {
+        GatewayLog.WebSocketMessageTooBig(_logger, _channel, announced, _maxIncoming);
+        _statistics.Problem("message-too-large");
+        Close(WebSocketCloseStatus.MessageTooBig, string.Create(CultureInfo.InvariantCulture, $"a message may have at most {_maxIncoming} bytes; this one announced {announced}"));
     }
 
     /// <summary>Runs the client until either side closes; <paramref name="onMessage"/> null means the client may not send.</summary>

@@ -11,7 +11,7 @@ namespace IpcKit.Tests.Gateway;
 /// <summary>JSON to MessagePack and back, and the registry's rules, without any process or socket.</summary>
 public sealed class ContractCodecTests
 {
-    private static readonly MessageCodec s_codec = new(ContractRegistry.CreateDefault());
+    private static readonly MessageCodec s_codec = new(TestContracts.Demo());
 
     [Fact]
     public void Json_becomes_exactly_the_messagepack_a_dotnet_sender_would_write()
@@ -71,7 +71,10 @@ public sealed class ContractCodecTests
         Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<Order>("Toy").Add<Toy>());
         Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<Toy>().Add<Toy>("Toy2"));
         Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<NotAContract>());
-        Assert.Equal(["Toy", "TextMessage", "SumResponse", "SumRequest"], ContractRegistry.CreateDefault().Names);
+        Assert.Equal(["Toy", "TextMessage", "SumResponse", "SumRequest"], TestContracts.Demo().Names);
+
+        // A gateway knows no contracts until it is given some.
+        Assert.Empty(new GatewayOptions().Contracts.Names);
     }
 
     [Fact]
@@ -81,16 +84,56 @@ public sealed class ContractCodecTests
             () => IpcGateway.StartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = new ContractRegistry().Add<Typed>() }));
         Assert.Contains("\"type\"", refused.Message, StringComparison.Ordinal);
 
-        var registry = ContractRegistry.CreateDefault();
+        var registry = TestContracts.Demo();
         await using (await IpcGateway.StartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = registry }))
         {
             Assert.Throws<InvalidOperationException>(() => registry.Add<Order>());
         }
     }
 
-    private static void AssertSame<T>(T expected, string json)
+    [Fact]
+    public void A_union_travels_as_the_union_and_its_json_type_names_the_member()
     {
-        OutgoingMessage message = Assert.Single(s_codec.Parse(Encoding.UTF8.GetBytes(json), allowBatch: false));
+        var codec = new MessageCodec(new ContractRegistry().Add<IOrderEvent>().Add<OrderHistory>());
+
+        // The wire form is what a .NET peer's SendAsync<IOrderEvent> writes: the union's type id, the union key and the member.
+        AssertSame<IOrderEvent>(new OrderShipped { Id = 7, Carrier = "post" }, """{"type":"OrderShipped","id":7,"carrier":"post"}""", codec);
+        AssertSame<IOrderEvent>(new OrderPlaced { Id = 8, Items = 3 }, """{"id":8,"items":3,"type":"OrderPlaced"}""", codec);
+        byte[] shipped = MessagePackSerializer.Serialize<IOrderEvent>(new OrderShipped { Id = 7, Carrier = "post" }, IpcSerializer.Options);
+        Assert.Equal("""{"type":"OrderShipped","id":7,"carrier":"post"}""", Encoding.UTF8.GetString(codec.Render(MessageTypeId.Of<IOrderEvent>(), shipped)));
+
+        // A union inside a contract is polymorphic the same way.
+        var history = new OrderHistory { Events = [new OrderPlaced { Id = 1, Items = 2 }, new OrderShipped { Id = 1, Carrier = "c" }] };
+        string historyJson = """{"type":"OrderHistory","events":[{"type":"OrderPlaced","id":1,"items":2},{"type":"OrderShipped","id":1,"carrier":"c"}]}""";
+        AssertSame(history, historyJson, codec);
+        Assert.Equal(historyJson, Encoding.UTF8.GetString(codec.Render(MessageTypeId.Of<OrderHistory>(), MessagePackSerializer.Serialize(history, IpcSerializer.Options))));
+
+        // The union's own name is not a message type; a member's validation attributes are checked; a nested member needs its type.
+        Assert.Contains("OrderPlaced, OrderShipped", Refused(codec, """{"type":"IOrderEvent","id":1}""", "unknown-type").Detail, StringComparison.Ordinal);
+        Assert.Contains("Items", Refused(codec, """{"type":"OrderPlaced","id":1,"items":0}""", "invalid-message").Detail, StringComparison.Ordinal);
+        Refused(codec, """{"type":"OrderHistory","events":[{"id":1}]}""", "invalid-message");
+        Refused(codec, """{"type":"OrderHistory","events":[{"type":"Toy"}]}""", "invalid-message");
+        Assert.Equal(["OrderPlaced", "OrderShipped", "OrderHistory"], codec.Registry.Names);
+    }
+
+    [Fact]
+    public void A_union_member_cannot_also_be_registered_on_its_own()
+    {
+        Assert.Contains("union", Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<IOrderEvent>().Add<OrderShipped>()).Message, StringComparison.Ordinal);
+        Assert.Contains("union", Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<OrderShipped>().Add<IOrderEvent>()).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new ContractRegistry().Add<Order>("OrderPlaced").Add<IOrderEvent>());
+    }
+
+    private static GatewayProblem Refused(MessageCodec codec, string json, string code)
+    {
+        GatewayProblem problem = Assert.Throws<GatewayProblem>(() => codec.Parse(Encoding.UTF8.GetBytes(json), allowBatch: false));
+        Assert.Equal(code, problem.Code);
+        return problem;
+    }
+
+    private static void AssertSame<T>(T expected, string json, MessageCodec? codec = null)
+    {
+        OutgoingMessage message = Assert.Single((codec ?? s_codec).Parse(Encoding.UTF8.GetBytes(json), allowBatch: false));
         Assert.Equal(MessageTypeId.Of<T>(), message.TypeId);
         Assert.Equal(MessagePackSerializer.Serialize(expected, IpcSerializer.Options), message.ToPayload());
     }

@@ -90,6 +90,45 @@ public sealed class GatewayCliTests
         Assert.Contains("address already in use", inUse.StandardError, StringComparison.OrdinalIgnoreCase);
     }
 
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_token_folder_another_user_made_first_is_refused_and_gets_no_token()
+    {
+        OtherUser.Require();
+
+        // A temp folder like /tmp (everyone may create, sticky), where the gateway's default folder is TMPDIR/ipckit-UID.
+        using var temp = new TempDirectory();
+        File.SetUnixFileMode(temp.Path, (UnixFileMode)0b1_111_111_111);
+        string squatted = Path.Combine(temp.Path, $"ipckit-{IpcKit.Interop.Files.GetEffectiveUserId()}");
+        string theirs = Path.Combine(temp.Path, "theirs");
+        foreach (string folder in new[] { squatted, theirs })
+        {
+            // Private to the other user, as the gateway's own would be: a mode check alone would take it.
+            Assert.Equal(0, await OtherUser.RunAsync("mkdir", "-m", "700", folder));
+        }
+
+        var environment = new Dictionary<string, string> { ["TMPDIR"] = temp.Path, ["XDG_RUNTIME_DIR"] = "" };
+        await AssertRefusedAsync(["gateway"]);
+        await AssertRefusedAsync(["gateway", "--token-file", Path.Combine(theirs, "gateway.token")]);
+
+        Assert.Empty(Directory.GetFileSystemEntries(squatted));
+        Assert.Empty(Directory.GetFileSystemEntries(theirs));
+
+        // A shared sticky folder, where nobody can replace another's file, is a fine place for a chosen token file.
+        using ChildProcess shared = ChildProcess.StartDll("IpcKit.Cli.dll", ["gateway", "--token-file", Path.Combine(temp.Path, "gateway.token")], environment);
+        await shared.WaitForLineAsync("listening ");
+        Assert.Equal(0, IpcKit.Interop.Signals.Kill(shared.Id, IpcKit.Interop.Signals.SigTerm));
+        await shared.AssertExitCodeAsync(0);
+
+        async Task AssertRefusedAsync(string[] arguments)
+        {
+            using ChildProcess gateway = ChildProcess.StartDll("IpcKit.Cli.dll", arguments, environment);
+            await gateway.AssertExitCodeAsync(5);
+            Assert.Contains($"user {OtherUser.Uid}", gateway.StandardError, StringComparison.Ordinal);
+            Assert.DoesNotContain(gateway.Lines, line => line.StartsWith("token ", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>The local addresses (hex, as the kernel writes them) of sockets listening on <paramref name="port"/>.</summary>
     private static List<string> ListeningAddresses(string table, int port)
     {

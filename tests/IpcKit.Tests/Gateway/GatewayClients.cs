@@ -38,7 +38,7 @@ internal static class GatewayClients
     public static async Task<CurlResponse> CurlAsync(
         string method, Uri url, string? token = null, string? body = null, string contentType = "application/json", params string[] extra)
     {
-        Requires.Program("curl", "the REST tests' client; CI installs it (.ci/run)");
+        Requires.Program("curl", "the REST tests use curl as their client; CI installs it (.ci/run)");
         List<string> arguments = ["--silent", "--show-error", "--include", "--max-time", "30", "--request", method];
         if (token is not null)
         {
@@ -98,15 +98,19 @@ internal static class GatewayClients
     }
 
     /// <summary>Starts a Node script from tests/gateway (its packages installed first).</summary>
-    public static async Task<ChildProcess> NodeAsync(string script, params string[] arguments)
+    public static async Task<ChildProcess> NodeAsync(string script, params string[] arguments) => await NodeAsync(script, arguments, environment: null);
+
+    /// <summary>Starts a Node script with extra environment variables (for example NODE_EXTRA_CA_CERTS for a test certificate).</summary>
+    public static async Task<ChildProcess> NodeAsync(string script, string[] arguments, IDictionary<string, string>? environment)
     {
         string? problem = await s_node.Value;
-        Requires.That(problem is null, problem!);
-        return ChildProcess.StartProgram("node", [Path.Combine(NodeFolder, script), .. arguments]);
+        Requires.That(problem is null, problem ?? "");
+        return ChildProcess.StartProgram("node", [Path.Combine(NodeFolder, script), .. arguments], environment);
     }
 
     /// <summary>Starts the WebSocket client on <paramref name="url"/> (see tests/gateway/ws-client.mjs) and waits until it is connected.</summary>
-    public static async Task<ChildProcess> WebSocketAsync(Uri url, string? token, string auth = "header", bool quiet = false, bool waitForOpen = true)
+    public static async Task<ChildProcess> WebSocketAsync(
+        Uri url, string? token, string auth = "header", bool quiet = false, bool waitForOpen = true, IDictionary<string, string>? environment = null)
     {
         List<string> arguments = [url.ToString(), "--auth", auth];
         if (token is not null)
@@ -119,7 +123,7 @@ internal static class GatewayClients
             arguments.Add("--quiet");
         }
 
-        ChildProcess client = await NodeAsync("ws-client.mjs", [.. arguments]);
+        ChildProcess client = await NodeAsync("ws-client.mjs", [.. arguments], environment);
         if (waitForOpen)
         {
             try

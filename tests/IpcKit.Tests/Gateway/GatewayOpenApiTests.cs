@@ -44,23 +44,39 @@ public sealed class GatewayOpenApiTests : GatewayTestBase
         Assert.Equal(["type", "sequence", "name", "sender", "sentAtUtc"], toy.EnumerateObject().Select(p => p.Name));
 
         // Validated against the official OpenAPI 3.1 schema by a Node.js validator.
-        using var folder = new TempDirectory();
-        string file = folder.File("openapi.json");
-        await File.WriteAllTextAsync(file, response.Body);
-        using ChildProcess validator = await GatewayClients.NodeAsync("openapi-validate.mjs", file);
-        Assert.Equal("VALID openapi=3.1.0", await validator.WaitForLineAsync("VALID"));
-        await validator.AssertExitCodeAsync(0);
+        await AssertValidOpenApiAsync(response.Body);
     }
 
     [SkippableFact]
     public async Task Contracts_an_embedder_registers_are_described_too()
     {
-        var contracts = ContractRegistry.CreateDefault().Add<Order>("order").AddRequest<Quote, Order>();
+        var contracts = TestContracts.Demo().Add<Order>("order").AddRequest<Quote, Order>().Add<IOrderEvent>().Add<OrderHistory>();
         await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = contracts });
-        JsonElement schemas = (await GatewayClients.CurlAsync("GET", Http("/openapi.json"))).Json.GetProperty("components").GetProperty("schemas");
+        CurlResponse response = await GatewayClients.CurlAsync("GET", Http("/openapi.json"));
+        JsonElement schemas = response.Json.GetProperty("components").GetProperty("schemas");
+
+        // A union's members are message types of their own, "type" a constant naming each.
+        JsonElement mapping = schemas.GetProperty("Message").GetProperty("discriminator").GetProperty("mapping");
+        Assert.Equal("#/components/schemas/OrderShipped", mapping.GetProperty("OrderShipped").GetString());
+        Assert.Equal("OrderShipped", schemas.GetProperty("OrderShipped").GetProperty("properties").GetProperty("type").GetProperty("const").GetString());
+        Assert.Contains("type", schemas.GetProperty("OrderShipped").GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(2, schemas.GetProperty("IOrderEvent").GetProperty("oneOf").GetArrayLength());
+        await AssertValidOpenApiAsync(response.Body);
+
         JsonElement order = schemas.GetProperty("order");
         Assert.Equal("order", order.GetProperty("properties").GetProperty("type").GetProperty("const").GetString());
         Assert.Equal(["type", "id", "items"], order.GetProperty("properties").EnumerateObject().Select(p => p.Name));
         Assert.Contains("a request answered with order", schemas.GetProperty("Quote").GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Validates the document against the official OpenAPI 3.1 schema, with a Node.js validator.</summary>
+    private static async Task AssertValidOpenApiAsync(string document)
+    {
+        using var folder = new TempDirectory();
+        string file = folder.File("openapi.json");
+        await File.WriteAllTextAsync(file, document);
+        using ChildProcess validator = await GatewayClients.NodeAsync("openapi-validate.mjs", file);
+        Assert.Equal("VALID openapi=3.1.0", await validator.WaitForLineAsync("VALID"));
+        await validator.AssertExitCodeAsync(0);
     }
 }

@@ -18,8 +18,11 @@ public abstract class GatewayTestBase : IAsyncLifetime
 
     protected string Token => Gateway.Token;
 
+    /// <summary>What the gateways of this test logged (give <c>Log.Factory</c> to the options of a restarted one).</summary>
+    protected CapturedLog Log { get; } = new();
+
     /// <summary>The options of this test class's gateways.</summary>
-    protected virtual GatewayOptions CreateOptions() => new() { WriteTokenFile = false };
+    protected virtual GatewayOptions CreateOptions() => new() { WriteTokenFile = false, Contracts = TestContracts.Demo(), LoggerFactory = Log.Factory };
 
     public virtual async Task InitializeAsync() => _gateway = await IpcGateway.StartAsync(CreateOptions());
 
@@ -50,6 +53,8 @@ public abstract class GatewayTestBase : IAsyncLifetime
                 {
                     RingBuffer.Delete(ring);
                 }
+
+                Log.Dispose();
             }
         }
     }
@@ -98,9 +103,9 @@ public abstract class GatewayTestBase : IAsyncLifetime
         return server;
     }
 
-    protected Uri Http(string pathAndQuery) => new(Gateway.Url, pathAndQuery);
+    protected Uri Http(string pathAndQuery) => new(Gateway.Url + pathAndQuery);
 
-    protected Uri Ws(string pathAndQuery) => new UriBuilder(new Uri(Gateway.Url, pathAndQuery)) { Scheme = "ws" }.Uri;
+    protected Uri Ws(string pathAndQuery) => new UriBuilder(Http(pathAndQuery)) { Scheme = "ws" }.Uri;
 
     protected Task<CurlResponse> GetAsync(string pathAndQuery, params string[] extra) =>
         GatewayClients.CurlAsync("GET", Http(pathAndQuery), Token, extra: extra);

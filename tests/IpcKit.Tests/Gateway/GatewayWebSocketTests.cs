@@ -78,6 +78,31 @@ public sealed class GatewayWebSocketTests : GatewayTestBase
         Assert.Equal(RingPeerStateNone, IpcKit.SharedMemory.RingBuffer.Inspect(ring).Reader.State);
     }
 
+    [Theory]
+    [InlineData(64 * 1024 + 1, 0)]
+    [InlineData(1UL << 40, 0)]
+    [InlineData(30 * 1024, 40 * 1024)]
+    public async Task A_frame_announcing_more_than_the_limit_is_closed_with_1009_before_its_payload_arrives(ulong announced, int sentBefore)
+    {
+        await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = TestContracts.Demo(), MaxBodyBytes = 64 * 1024, LoggerFactory = Log.Factory });
+        string ring = CreateRing();
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
+        using RawWebSocket client = await RawWebSocket.ConnectAsync(Ws($"/rings/{ring}/ws?subscribe=false"), Token, deadline.Token);
+        if (sentBefore > 0)
+        {
+            // A first fragment within the limit, sent whole: the continuation's header takes the message over.
+            await client.SendHeaderAsync(opcode: 1, final: false, (ulong)sentBefore, new byte[sentBefore], deadline.Token);
+        }
+
+        // The header and 16 bytes of the payload; the rest never comes. The close must not wait for it.
+        await client.SendHeaderAsync(opcode: sentBefore > 0 ? (byte)0 : (byte)1, final: true, announced, new byte[16], deadline.Token);
+        (int status, string reason) = await client.ReadCloseAsync(deadline.Token);
+        Assert.Equal(1009, status);
+        Assert.Contains("at most 65536 bytes", reason, StringComparison.Ordinal);
+        Assert.Contains($"announced a message of {announced + (ulong)sentBefore} bytes", Assert.Single(Log.Messages(5041)), StringComparison.Ordinal);
+        Assert.Equal(0, IpcKit.SharedMemory.RingBuffer.Inspect(ring).WritePosition);
+    }
+
     [SkippableFact]
     public async Task A_subscription_to_a_ring_with_another_reader_is_refused_before_the_upgrade()
     {
@@ -115,7 +140,7 @@ public sealed class GatewayWebSocketTests : GatewayTestBase
     [SkippableFact]
     public async Task Slow_clients_are_closed_or_skip_ahead_while_a_fast_client_gets_everything()
     {
-        await RestartAsync(new GatewayOptions { WriteTokenFile = false, WebSocketQueueMessages = 128, WebSocketQueueBytes = 4 * 1024 * 1024 });
+        await RestartAsync(new GatewayOptions { WriteTokenFile = false, Contracts = TestContracts.Demo(), WebSocketQueueMessages = 128, WebSocketQueueBytes = 4 * 1024 * 1024, LoggerFactory = Log.Factory });
         string ring = CreateRing(capacity: 1 << 20);
         ChildProcess fast = Own(await GatewayClients.WebSocketAsync(Ws($"/rings/{ring}/ws"), Token, quiet: true));
         ChildProcess closing = Own(await GatewayClients.WebSocketAsync(Ws($"/rings/{ring}/ws"), Token, quiet: true));
@@ -162,6 +187,7 @@ public sealed class GatewayWebSocketTests : GatewayTestBase
         string close = await closing.WaitForLineAsync("CLOSE");
         Assert.True(close.StartsWith("CLOSE 1008 slow consumer", StringComparison.Ordinal) || close == "CLOSE 1006 ", close);
         Assert.Equal(1, Gateway.Statistics.SlowClientsClosed);
+        Assert.Contains("closed as a slow consumer", Assert.Single(Log.Messages(5040)), StringComparison.Ordinal);
     }
 
     [SkippableFact]

@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using IpcKit.Contracts;
 using IpcKit.Gateway;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +17,9 @@ namespace IpcKit.Cli.Commands;
 /// and exits 0. With --json the same facts come as one JSON line per event.
 /// </summary>
 /// <remarks>
-/// Exit codes (IpcExitCode): 0 stopped by a signal; 2 bad arguments; 5 the address or port cannot be bound, or the
-/// token file cannot be written.
+/// Exit codes (IpcExitCode): 0 stopped by a signal; 2 bad arguments (among them an address other than loopback without
+/// --tls-cert/--tls-key or --insecure-http, and a certificate that cannot be read); 5 the address or port cannot be
+/// bound, or the token file cannot be written (its folder belongs to another user, for example).
 /// </remarks>
 internal static class GatewayCommand
 {
@@ -23,7 +27,7 @@ internal static class GatewayCommand
     {
         var address = new Option<string>("--address")
         {
-            Description = "The address to listen on. The default, 127.0.0.1, lets only this machine in; anything else exposes the gateway (plain HTTP) to the network.",
+            Description = "The address to listen on. The default, 127.0.0.1, lets only this machine in; any other address needs --tls-cert and --tls-key (or --insecure-http).",
             DefaultValueFactory = _ => "127.0.0.1",
             Validators = { result => ParseAddress(result.GetValueOrDefault<string>(), result.AddError) },
         };
@@ -74,21 +78,56 @@ internal static class GatewayCommand
         Option<int> writeTimeout = Milliseconds("--write-timeout", "How long a write to a full ring waits for room, in milliseconds, unless the request says (?timeout=).", 2000);
         Option<int> requestTimeout = Milliseconds("--request-timeout", "How long a pipe request waits for its answer, in milliseconds, unless the request says (?timeout=).", 10_000);
         Option<int> connectTimeout = Milliseconds("--connect-timeout", "How long to wait for a pipe server to accept the gateway's connection, in milliseconds.", 1000);
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "A PEM certificate (chain) to serve HTTPS and WSS with; needs --tls-key." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
+        var insecure = new Option<bool>("--insecure-http") { Description = "Allow plain HTTP on an address other than loopback: the token crosses the network unencrypted." };
+        var hosts = new Option<string[]>("--host")
+        {
+            Description = "A host name clients may use in the Host header (besides localhost and IP addresses, and the certificate's names). Repeatable.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var maxConnections = new Option<int?>("--max-connections")
+        {
+            Description = "The most simultaneous connections. Default: from the descriptor limit. Connections without the token never keep a token holder out.",
+            Validators =
+            {
+                result =>
+                {
+                    if (result.GetValueOrDefault<int?>() < 1)
+                    {
+                        result.AddError("--max-connections must be at least 1.");
+                    }
+                },
+            },
+        };
+        var unixSocket = new Option<bool>("--unix-socket")
+        {
+            Description = "Also listen on a Unix socket in the per-user folder (printed as 'unix-socket PATH'), which only this user's processes may use: curl --unix-socket PATH. Linux only.",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Log requests that were refused or failed, and Kestrel's warnings, on stderr." };
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "gateway",
             "Serve rings and pipe channels over HTTP/JSON and WebSockets for programs that are not .NET. Prints 'token-file PATH', 'token TOKEN' and then 'listening URL'; every endpoint but /health and /openapi.json needs 'Authorization: Bearer TOKEN'. Runs until SIGTERM or Ctrl+C.")
         {
-            address, port, tokenFile, noTokenFile, maxBody, queue, queueBytes, overflow, writeTimeout, requestTimeout, connectTimeout, verbose, json,
+            address, port, tlsCert, tlsKey, insecure, hosts, unixSocket, tokenFile, noTokenFile, maxBody, maxConnections, queue, queueBytes, overflow,
+            writeTimeout, requestTimeout, connectTimeout, verbose, json,
         };
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(tlsCert) is null) != (result.GetValue(tlsKey) is null))
+            {
+                result.AddError("--tls-cert and --tls-key go together.");
+            }
+        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             bool asJson = parse.GetValue(json);
             IPAddress listenAddress = ParseAddress(parse.GetValue(address)!, error => throw new ArgumentException(error))!;
-            if (!IPAddress.IsLoopback(listenAddress))
+            using X509Certificate2? certificate = LoadCertificate(parse.GetValue(tlsCert), parse.GetValue(tlsKey));
+            if (!IPAddress.IsLoopback(listenAddress) && certificate is null && parse.GetValue(insecure))
             {
-                Console.Error.WriteLine($"ipckit: warning: listening on {listenAddress}, not loopback: other machines can reach the gateway, and plain HTTP carries the token unencrypted.");
+                Console.Error.WriteLine($"ipckit: warning: listening on {listenAddress} over plain HTTP (--insecure-http): other machines can reach the gateway, and the token crosses the network unencrypted.");
             }
 
             using ILoggerFactory? loggerFactory = parse.GetValue(verbose)
@@ -102,6 +141,12 @@ internal static class GatewayCommand
             {
                 Address = listenAddress,
                 Port = parse.GetValue(port),
+                Certificate = certificate,
+                AllowInsecureHttp = parse.GetValue(insecure),
+                HostNames = [.. parse.GetValue(hosts) ?? []],
+                MaxConnections = parse.GetValue(maxConnections),
+                UnixSocket = parse.GetValue(unixSocket),
+                Contracts = DemoContracts(),
                 TokenFile = parse.GetValue(tokenFile),
                 WriteTokenFile = !parse.GetValue(noTokenFile),
                 MaxBodyBytes = parse.GetValue(maxBody),
@@ -132,7 +177,7 @@ internal static class GatewayCommand
             await using IpcGateway gateway = await IpcGateway.StartAsync(options, cancellationToken);
             if (asJson)
             {
-                CliOptions.WriteJson(new { @event = "listening", url = gateway.Url.ToString().TrimEnd('/'), token = gateway.Token, tokenFile = gateway.TokenFile });
+                CliOptions.WriteJson(new { @event = "listening", url = gateway.Url, token = gateway.Token, tokenFile = gateway.TokenFile, unixSocket = gateway.UnixSocketPath });
             }
             else
             {
@@ -142,7 +187,12 @@ internal static class GatewayCommand
                 }
 
                 Console.Out.WriteLine($"token {gateway.Token}");
-                Console.Out.WriteLine($"listening {gateway.Url.ToString().TrimEnd('/')}");
+                if (gateway.UnixSocketPath is not null)
+                {
+                    Console.Out.WriteLine($"unix-socket {gateway.UnixSocketPath}");
+                }
+
+                Console.Out.WriteLine($"listening {gateway.Url}");
             }
 
             Console.Out.Flush();
@@ -161,6 +211,35 @@ internal static class GatewayCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The contracts ipckit gateway serves: the demo's (the library's own registry is empty).</summary>
+    private static ContractRegistry DemoContracts() =>
+        new ContractRegistry()
+            .Add<Toy>()
+            .Add<TextMessage>()
+            .AddRequest<SumRequest, SumResponse>();
+
+    /// <summary>The certificate and key from PEM files, or null without them.</summary>
+    /// <exception cref="ArgumentException">A file is missing or is not a PEM certificate or key (exit 2).</exception>
+    private static X509Certificate2? LoadCertificate(string? certificate, string? key)
+    {
+        if (certificate is null || key is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
+
+            // Kestrel on some platforms needs a key that is not ephemeral: round-trip through PKCS#12 in memory.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception exception) when (exception is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--tls-cert '{certificate}' / --tls-key '{key}' cannot be used: {exception.Message}", exception);
+        }
     }
 
     private static Option<int> Milliseconds(string name, string description, int defaultValue) => new(name)
