@@ -1,3 +1,4 @@
+using IpcKit.SharedMemory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
@@ -48,6 +49,25 @@ public sealed class IpcNatsBridge : IAsyncDisposable
     /// <summary>Completes when the bridge has stopped; faults with the first route's failure if one failed.</summary>
     public Task Completion => _completion.Task;
 
+    /// <summary>
+    /// Removes the delivery records (DeliveryRecord.cs) that JetStream routes into <paramref name="ring"/> keep beside
+    /// the ring file; for use when the ring is deleted for good. Returns how many were removed.
+    /// </summary>
+    public static int DeleteDeliveryRecords(string ring)
+    {
+        BridgeRoute.ValidateRing(ring, nameof(ring));
+        string ringPath = RingBuffer.GetPath(ring);
+        string folder = Path.GetDirectoryName(ringPath)!;
+        int removed = 0;
+        foreach (string path in Directory.EnumerateFiles(folder, Path.GetFileName(DeliveryRecord.PathFor(ringPath, "*"))))
+        {
+            File.Delete(path);
+            removed++;
+        }
+
+        return removed;
+    }
+
     /// <summary>Connects to NATS and starts every route; returns when all run.</summary>
     /// <exception cref="TimeoutException">The NATS server, a ring or a pipe server did not answer within <see cref="IpcNatsBridgeOptions.AttachTimeout"/>.</exception>
     /// <exception cref="InvalidOperationException">The bridge was started before.</exception>
@@ -89,6 +109,12 @@ public sealed class IpcNatsBridge : IAsyncDisposable
         {
             Volatile.Write(ref _state, 2);
             await ReleaseAsync().ConfigureAwait(false);
+            lock (_running)
+            {
+                _stopped ??= Task.CompletedTask;
+            }
+
+            DisposeTokens();
             _completion.TrySetResult();
             throw;
         }
@@ -130,6 +156,7 @@ public sealed class IpcNatsBridge : IAsyncDisposable
         }
 
         await ReleaseAsync().ConfigureAwait(false);
+        DisposeTokens();
         _completion.TrySetResult();
     }
 
@@ -174,7 +201,10 @@ public sealed class IpcNatsBridge : IAsyncDisposable
             _nats.ConnectionOpened -= OnReconnectedAsync;
             await _nats.DisposeAsync().ConfigureAwait(false);
         }
+    }
 
+    private void DisposeTokens()
+    {
         _stopping.Dispose();
         _aborting.Dispose();
     }

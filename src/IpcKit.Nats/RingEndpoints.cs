@@ -54,9 +54,24 @@ internal sealed class RingSource : IDisposable
         }
     }
 
-    /// <summary>Waits until a message is ready; false if none came within <paramref name="timeout"/>.</summary>
-    public ValueTask<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        _reader.HasData() ? ValueTask.FromResult(true) : _reader.WaitForDataAsync(timeout, cancellationToken);
+    /// <summary>Waits until a message is ready; false if none came within <paramref name="timeout"/>, or the writer left (the bridge waits for the next).</summary>
+    public async ValueTask<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_reader.HasData())
+        {
+            return true;
+        }
+
+        try
+        {
+            return await _reader.WaitForDataAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IpcPeerGoneException)
+        {
+            // The producer exited or died with the ring empty; the next wait waits for a new one to attach.
+            return false;
+        }
+    }
 
     /// <summary>
     /// Copies up to <paramref name="max"/> ready messages into <paramref name="items"/> without committing the read: the
