@@ -198,7 +198,17 @@ internal sealed class PipeResponder(PipeServeRoute route, BridgeContext context)
                 return client;
             }
 
-            PipeClient fresh = await ConnectAsync(s_reconnectTimeout, cancellationToken).ConfigureAwait(false);
+            PipeClient fresh;
+            try
+            {
+                fresh = await ConnectAsync(s_reconnectTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException exception)
+            {
+                // Not the request's timeout: nobody serves the pipe (the caller is told "unavailable").
+                throw new IpcException($"no server accepted a connection on pipe '{route.Pipe}' within {s_reconnectTimeout.TotalSeconds:0} s", exception);
+            }
+
             Volatile.Write(ref _client, fresh);
             if (client is not null)
             {
