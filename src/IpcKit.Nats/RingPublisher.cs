@@ -117,6 +117,12 @@ internal sealed class RingPublisher(RingToNatsRoute route, BridgeContext context
                         Context.Statistics.Duplicate();
                     }
                 }
+                catch (NatsJSDuplicateMessageException)
+                {
+                    // Published by a predecessor that died before committing its read: the stream has it once already.
+                    acked[i] = true;
+                    Context.Statistics.Duplicate();
+                }
                 catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     failure ??= exception;
