@@ -46,7 +46,7 @@ public sealed class IpcNatsBridge : IAsyncDisposable
     /// <summary>The routes, as given.</summary>
     public IReadOnlyList<BridgeRoute> Routes => [.. _options.Routes];
 
-    /// <summary>Completes when the bridge has stopped; faults with the first route's failure if one failed.</summary>
+    /// <summary>Completes when the bridge has stopped; faults with the first failing route's exception (logged with the route) if one failed.</summary>
     public Task Completion => _completion.Task;
 
     /// <summary>
@@ -174,7 +174,8 @@ public sealed class IpcNatsBridge : IAsyncDisposable
         catch (Exception exception)
         {
             BridgeLog.RouteFailed(_logger, runner.Route, exception);
-            _completion.TrySetException(new IpcException($"Route {runner.Route} failed: {exception.Message}", exception));
+            // The route's own exception, so its kind (a timeout, a peer gone) decides the exit code of ipckit bridge.
+            _completion.TrySetException(exception);
 
             // One route failing stops the bridge: a half-working bridge is harder to notice than a stopped one.
             _ = StopAsync(CancellationToken.None);

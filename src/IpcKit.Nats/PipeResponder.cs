@@ -225,7 +225,10 @@ internal sealed class PipeResponder(PipeServeRoute route, BridgeContext context)
 
     private async Task<PipeClient> ConnectAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        PipeClient client = await PipeClient.ConnectAsync(route.Pipe, new PipeClientOptions { RequestTimeout = route.RequestTimeout }, timeout, cancellationToken).ConfigureAwait(false);
+        // One connection carries every request of the route: a receive thread of its own and answers completed on it
+        // (the continuation only queues the NATS reply, it never blocks) save two thread wake-ups per request.
+        var options = new PipeClientOptions { RequestTimeout = route.RequestTimeout, DedicatedReceiveThread = true, InlineCompletions = true };
+        PipeClient client = await PipeClient.ConnectAsync(route.Pipe, options, timeout, cancellationToken).ConfigureAwait(false);
 
         // What the server pushes to its clients has no destination across NATS; it is read and dropped, so it can
         // never fill the client's inbox.
