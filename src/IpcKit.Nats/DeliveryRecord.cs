@@ -90,6 +90,10 @@ internal sealed unsafe class DeliveryRecord : IDisposable
             {
                 SafeFileHandle handle = stream.SafeFileHandle;
                 OwnerCheck.Verify(handle, path, "delivery record", OwnerCheck.Kind.RegularFile);
+                if (OperatingSystem.IsLinux())
+                {
+                    RefuseLinkOrSwap(handle, path);
+                }
             }
 
             if (stream.Length < Size)
@@ -179,6 +183,27 @@ internal sealed unsafe class DeliveryRecord : IDisposable
     {
         Volatile.Write(ref Field(40), committed);
         Volatile.Write(ref Field(48), committed);
+    }
+
+    /// <summary>
+    /// The file opened must be the one at the path, not the target of a symbolic link (another of our private files that
+    /// the record would overwrite) put there between the check above and the open: the inode of the open file and of
+    /// the path itself (not followed) must agree.
+    /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static void RefuseLinkOrSwap(SafeFileHandle handle, string path)
+    {
+        Interop.Files.FileStatus? opened = Interop.Files.StatHandle(handle, out int errno);
+        Interop.Files.FileStatus? named = Interop.Files.StatPath(path, out int pathErrno);
+        if (errno == Interop.Errno.ENOSYS || pathErrno == Interop.Errno.ENOSYS)
+        {
+            return;
+        }
+
+        if (opened is null || named is null || opened.Value.Inode != named.Value.Inode || (named.Value.Mode & 0xF000) != 0x8000)
+        {
+            throw new UnauthorizedAccessException($"The delivery record '{path}' is a symbolic link or was replaced while it was opened; IpcKit refuses to use it. Remove it.");
+        }
     }
 
     public void Dispose()

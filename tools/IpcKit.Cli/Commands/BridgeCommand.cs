@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using IpcKit.Nats;
 using IpcKit.SharedMemory;
 using Microsoft.Extensions.Logging;
@@ -192,20 +191,7 @@ internal static class BridgeCommand
                 LoggerFactory = loggerFactory,
             };
 
-            // A signal's handler may still run after its registration is disposed, so it only completes a task.
-            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using CancellationTokenRegistration cancelled = cancellationToken.Register(() => stop.TrySetResult());
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-            {
-                context.Cancel = true;
-                stop.TrySetResult();
-            });
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
-            {
-                context.Cancel = true;
-                stop.TrySetResult();
-            });
-
+            using var stop = new StopSignal(cancellationToken);
             await using var bridge = new IpcNatsBridge(options);
             await bridge.StartAsync(cancellationToken);
             if (asJson)
