@@ -63,6 +63,9 @@ public sealed class ChildProcess : IDisposable
     /// <summary>The process id.</summary>
     public int Id => _process.Id;
 
+    /// <summary>Whether the child has exited (and so its process id may belong to another process now).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>What was started, for messages.</summary>
     public string CommandLine { get; }
 

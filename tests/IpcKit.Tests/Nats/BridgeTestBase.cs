@@ -19,8 +19,27 @@ public abstract class BridgeTestBase : RingTestBase
 
     public override void Dispose()
     {
+        // Bridges still running stop as a service manager stops them (SIGTERM), so a 'connect' bridge removes its pipe
+        // socket; one that does not stop in time is killed.
         foreach (ChildProcess process in _processes)
         {
+            if (!OperatingSystem.IsWindows() && !process.HasExited)
+            {
+                IpcKit.Interop.Signals.Kill(process.Id, IpcKit.Interop.Signals.SigTerm);
+            }
+        }
+
+        foreach (ChildProcess process in _processes)
+        {
+            try
+            {
+                process.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            }
+            catch (TimeoutException)
+            {
+                // Killed below.
+            }
+
             process.Dispose();
         }
 
