@@ -17,5 +17,6 @@ root.Subcommands.Add(RingCommands.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PipeCommands.Create());
 root.Subcommands.Add(GatewayCommand.Create());
+root.Subcommands.Add(BridgeCommand.Create());
 
 return await Cli.RunAsync(root, args);

@@ -6,4 +6,7 @@ namespace IpcKit.Pipes;
 internal abstract class MessageHandler
 {
     internal abstract ValueTask InvokeAsync(PipeConnection connection, in ReadOnlySequence<byte> body);
+
+    /// <summary>The call the connection makes: a handler that serves several type ids (a forwarder) overrides it to learn which came.</summary>
+    internal virtual ValueTask InvokeAsync(PipeConnection connection, int typeId, in ReadOnlySequence<byte> body) => InvokeAsync(connection, body);
 }

@@ -60,7 +60,12 @@ internal sealed class PendingRequest<T> : PendingRequest
         T value;
         try
         {
-            if (_raw)
+            if (typeof(T) == typeof(IpcMessage))
+            {
+                // A forwarded request (PipeConnection.Forwarding.cs): the answer goes on as it came, whatever its type.
+                value = (T)(object)new IpcMessage(typeId, body.ToArray());
+            }
+            else if (_raw)
             {
                 if (typeId != MessageTypeId.Untyped)
                 {

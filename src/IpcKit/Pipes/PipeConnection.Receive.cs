@@ -205,7 +205,7 @@ public sealed partial class PipeConnection
             ValueTask handled;
             try
             {
-                handled = handler.InvokeAsync(this, body);
+                handled = handler.InvokeAsync(this, messageType, body);
             }
             catch (IpcProtocolException)
             {

@@ -193,13 +193,13 @@ public sealed partial class PipeConnection
 
         if (Volatile.Read(ref _handlersRunning) >= _maxHandlers)
         {
-            return WaitForHandlerSlotAsync(handler, header.CorrelationId, body);
+            return WaitForHandlerSlotAsync(handler, header.CorrelationId, header.MessageType, body);
         }
 
-        return handler.InvokeAsync(this, header.CorrelationId, body);
+        return handler.InvokeAsync(this, header.CorrelationId, header.MessageType, body);
     }
 
-    private async ValueTask WaitForHandlerSlotAsync(RequestHandler handler, uint correlationId, ReadOnlySequence<byte> body)
+    private async ValueTask WaitForHandlerSlotAsync(RequestHandler handler, uint correlationId, int typeId, ReadOnlySequence<byte> body)
     {
         while (Volatile.Read(ref _handlersRunning) >= _maxHandlers)
         {
@@ -219,7 +219,7 @@ public sealed partial class PipeConnection
             await slot.WaitAsync(_closedToken).ConfigureAwait(false);
         }
 
-        await handler.InvokeAsync(this, correlationId, body).ConfigureAwait(false);
+        await handler.InvokeAsync(this, correlationId, typeId, body).ConfigureAwait(false);
     }
 
     internal void HandlerStarted() => Interlocked.Increment(ref _handlersRunning);

@@ -169,10 +169,17 @@ public sealed class PipeServer : IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => $"pipe server '{Name}' ({Path})";
 
-    internal RequestHandler? FindRequestHandler(int typeId) => _requestHandlers.TryGetValue(typeId, out RequestHandler? handler) ? handler : null;
+    /// <summary>Answers requests of every type id no handler was registered for (a forwarder such as the NATS bridge).</summary>
+    internal RequestHandler? FallbackRequestHandler { get; set; }
+
+    /// <summary>Takes one-way messages of every type id no handler was registered for.</summary>
+    internal MessageHandler? FallbackMessageHandler { get; set; }
+
+    internal RequestHandler? FindRequestHandler(int typeId) =>
+        _requestHandlers.TryGetValue(typeId, out RequestHandler? handler) ? handler : FallbackRequestHandler;
 
     internal MessageHandler? FindMessageHandler(int typeId) =>
-        !_messageHandlers.IsEmpty && _messageHandlers.TryGetValue(typeId, out MessageHandler? handler) ? handler : null;
+        !_messageHandlers.IsEmpty && _messageHandlers.TryGetValue(typeId, out MessageHandler? handler) ? handler : FallbackMessageHandler;
 
     internal void OnOpened(PipeConnection connection) => Raise(ConnectionOpened, new PipeConnectionEventArgs(connection));
 

@@ -12,4 +12,8 @@ internal abstract class RequestHandler
     /// not reading its answers, which stops reading from that client).
     /// </summary>
     internal abstract ValueTask InvokeAsync(PipeConnection connection, uint correlationId, in ReadOnlySequence<byte> body);
+
+    /// <summary>The call the connection makes: a handler that serves several type ids (a forwarder) overrides it to learn which came.</summary>
+    internal virtual ValueTask InvokeAsync(PipeConnection connection, uint correlationId, int typeId, in ReadOnlySequence<byte> body) =>
+        InvokeAsync(connection, correlationId, body);
 }

@@ -82,6 +82,9 @@ public sealed class RingWriter : IDisposable
     /// <summary>How many writes had to wait because the ring was full.</summary>
     public long FullWaits { get; private set; }
 
+    /// <summary>Bytes ever committed (the write position): where the next record, or the padding before it, starts.</summary>
+    internal long WritePosition => _tail;
+
     internal long WakeUps => _role.WakeUps;
 
     internal long Sleeps => _role.Sleeps;

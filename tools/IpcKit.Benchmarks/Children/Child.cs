@@ -32,6 +32,11 @@ internal static partial class Child
         ["netmq-push"] = NetMqChildren.Push,
         ["netmq-rep"] = NetMqChildren.Reply,
         ["netmq-req"] = NetMqChildren.Request,
+        ["nats-publisher"] = NatsChildren.Publisher,
+        ["nats-subscriber"] = NatsChildren.Subscriber,
+        ["nats-replier"] = NatsChildren.Replier,
+        ["nats-requester"] = NatsChildren.Requester,
+        ["nats-bridge"] = NatsChildren.Bridge,
     };
 
     internal static int Run(string[] args)

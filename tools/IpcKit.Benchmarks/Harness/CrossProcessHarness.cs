@@ -22,7 +22,7 @@ public sealed record BenchmarkOptions(string Group = "all", bool Json = false, b
 public static class CrossProcessHarness
 {
     /// <summary>The groups the harness knows.</summary>
-    public static IReadOnlyList<string> Groups { get; } = ["ring", "pipe", "sem", "all"];
+    public static IReadOnlyList<string> Groups { get; } = ["ring", "pipe", "sem", "bridge", "all"];
 
     /// <summary>Runs the harness; progress goes to <paramref name="progress"/>, the report to <paramref name="output"/>. Returns an exit code.</summary>
     public static async Task<int> RunAsync(BenchmarkOptions options, TextWriter output, TextWriter progress, CancellationToken cancellationToken = default)
@@ -92,7 +92,8 @@ public static class CrossProcessHarness
         RawPipeScenarios.All()
             .Concat(PipeChannelScenarios.All())
             .Concat(RingScenarios.All())
-            .Concat(SemaphoreScenarios.All());
+            .Concat(SemaphoreScenarios.All())
+            .Concat(BridgeScenarios.All());
 
     private static ScenarioResult Median(List<ScenarioResult> results)
     {
@@ -141,11 +142,12 @@ public static class CrossProcessHarness
             name = m.Scenario.Name,
             kind = m.Scenario.Kind,
             payload = m.Scenario.Payload,
-            baseline = m.Scenario.IsPipeBaseline ? "pipe" : m.Scenario.IsNativeBaseline ? "native" : m.Scenario.IsRpcBaseline ? "rpc" : null,
+            baseline = m.Scenario.IsPipeBaseline ? "pipe" : m.Scenario.IsNativeBaseline ? "native" : m.Scenario.IsRpcBaseline ? "rpc" : m.Scenario.IsNatsBaseline ? "nats" : null,
             median = m.Median,
             vsRawPipe = Report.RatioToPipe(m, measured),
             vsStreamJsonRpc = Report.RatioToRpc(m, measured),
             vsNative = Report.RatioToNative(m, measured),
+            vsNats = Report.RatioToNats(m, measured),
             runs = m.Runs,
         }),
     };

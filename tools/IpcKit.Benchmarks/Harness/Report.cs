@@ -76,6 +76,21 @@ internal static class Report
         return baseline is null ? null : Ratio(measured, baseline);
     }
 
+    /// <summary>
+    /// The bridge group: the ratio to NATS.Net used directly for the same pattern and payload, same rule as
+    /// <see cref="RatioToPipe"/> (throughput: higher is better, at least 0.8x is the goal; round trip: p50 ratio, lower is better).
+    /// </summary>
+    internal static double? RatioToNats(Measured measured, IReadOnlyList<Measured> all)
+    {
+        if (measured.Scenario.IsNatsBaseline || measured.Scenario.Group != "bridge")
+        {
+            return null;
+        }
+
+        Measured? baseline = all.FirstOrDefault(m => m.Scenario.IsNatsBaseline && m.Scenario.CompareKey == measured.Scenario.CompareKey);
+        return baseline is null ? null : Ratio(measured, baseline);
+    }
+
     /// <summary>A typed contract of about 40 bytes is compared with the 32-byte raw payload of the same pattern.</summary>
     private static string UntypedKey(Scenario scenario) =>
         scenario.Kind.EndsWith(" typed", StringComparison.Ordinal)
@@ -99,8 +114,16 @@ internal static class Report
         text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}");
         text.AppendLine("Figures are medians of the runs. 'vs pipe' compares with the raw .NET named pipe measured in the same run (one-way and requests: throughput, times faster; ping-pong and fixed-rate: p50 ratio, lower is better); 'vs StreamJsonRpc' compares the same way with StreamJsonRpc (MessagePack formatter, named pipe) at the same pattern and concurrency; 'vs C' compares with the C program of the same pattern.");
         text.AppendLine();
-        text.AppendLine("| Group | Transport | Pattern | Payload | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU (cores) | alloc B/msg | vs pipe | vs StreamJsonRpc | vs C |");
-        text.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+        // The bridge group's column appears only where bridge scenarios ran.
+        bool nats = all.Any(m => m.Scenario.Group == "bridge");
+        if (nats)
+        {
+            text.AppendLine("'vs NATS.Net' compares the bridge with NATS.Net used directly on the same nats-server (one-way: throughput; ping-pong: p50 ratio); the goal is at least 0.8x throughput and at most 1.25x latency.");
+            text.AppendLine();
+        }
+
+        text.AppendLine("| Group | Transport | Pattern | Payload | msgs/s | MB/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU (cores) | alloc B/msg | vs pipe | vs StreamJsonRpc | vs C |" + (nats ? " vs NATS.Net |" : ""));
+        text.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |" + (nats ? " ---: |" : ""));
         foreach (Measured m in all)
         {
             ScenarioResult r = m.Median;
@@ -109,9 +132,10 @@ internal static class Report
             string vsPipe = m.Scenario.IsPipeBaseline ? "1 (baseline)" : FormatRatio(RatioToPipe(m, all));
             string vsRpc = m.Scenario.IsRpcBaseline ? "baseline" : FormatRatio(RatioToRpc(m, all));
             string vsC = m.Scenario.IsNativeBaseline ? "baseline" : FormatRatio(RatioToNative(m, all));
+            string vsNats = !nats ? "" : m.Scenario.IsNatsBaseline ? " baseline |" : $" {FormatRatio(RatioToNats(m, all))} |";
             string note = r.Errors > 0 ? $" (FAILED, {r.Errors} errors: {r.Note})" : r.Note is null ? "" : $" ({r.Note})";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {m.Scenario.Group} | {m.Scenario.Name}{note} | {m.Scenario.Kind} | {Size(m.Scenario.Payload)} | {(r.MessagesPerSecond is double rate ? Rate(rate) : "")} | {Cell(r.BytesPerSecond / 1e6, "F0")} | {Cell(r.Latency?.P50, "F2")} | {Cell(r.Latency?.P99, "F2")} | {Cell(r.Latency?.P999, "F2")} | {Cell(r.Latency?.Max, "F0")} | {cpu} | {Cell(r.AllocatedBytesPerMessage, "F2")} | {vsPipe} | {vsRpc} | {vsC} |");
+                $"| {m.Scenario.Group} | {m.Scenario.Name}{note} | {m.Scenario.Kind} | {Size(m.Scenario.Payload)} | {(r.MessagesPerSecond is double rate ? Rate(rate) : "")} | {Cell(r.BytesPerSecond / 1e6, "F0")} | {Cell(r.Latency?.P50, "F2")} | {Cell(r.Latency?.P99, "F2")} | {Cell(r.Latency?.P999, "F2")} | {Cell(r.Latency?.Max, "F0")} | {cpu} | {Cell(r.AllocatedBytesPerMessage, "F2")} | {vsPipe} | {vsRpc} | {vsC} |{vsNats}");
         }
 
         return text.ToString();

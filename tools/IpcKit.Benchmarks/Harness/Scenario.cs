@@ -3,7 +3,7 @@ namespace IpcKit.Benchmarks.Harness;
 /// <summary>One thing the harness measures: a transport, a pattern (one-way, ping-pong...) and a payload size.</summary>
 internal sealed record Scenario
 {
-    /// <summary>ring, pipe or sem: what `ipckit bench GROUP` selects.</summary>
+    /// <summary>ring, pipe, sem or bridge: what `ipckit bench GROUP` selects.</summary>
     public required string Group { get; init; }
 
     /// <summary>The transport as shown in the table, for example "IpcKit ring (busy-spin)".</summary>
@@ -23,6 +23,9 @@ internal sealed record Scenario
 
     /// <summary>StreamJsonRpc, the RPC library the pipe channel's requests are compared with ("vs StreamJsonRpc").</summary>
     public bool IsRpcBaseline { get; init; }
+
+    /// <summary>NATS.Net used directly, which the bridge group is compared with ("vs NATS.Net").</summary>
+    public bool IsNatsBaseline { get; init; }
 
     /// <summary>Runs the scenario once.</summary>
     public required Func<RunSettings, Task<ScenarioResult>> Run { get; init; }

@@ -135,7 +135,7 @@ internal static class PipeChannelScenarios
     }
 
     /// <summary>Raw 32-byte requests from <paramref name="clients"/> connections, <paramref name="concurrency"/> outstanding on each.</summary>
-    private static async Task<ScenarioResult> CallsAsync(RunSettings settings, long count, int concurrency, int clients, string completions)
+    internal static async Task<ScenarioResult> CallsAsync(RunSettings settings, long count, int concurrency, int clients, string completions)
     {
         // The warm-up is per client: with many clients a tenth of each one's share.
         long warmup = RunSettings.Warmup(count);

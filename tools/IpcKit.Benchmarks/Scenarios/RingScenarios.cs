@@ -95,7 +95,7 @@ internal static partial class RingScenarios
         _ => "hybrid",
     };
 
-    private static async Task<ScenarioResult> OneWayAsync(RunSettings settings, int payload, string strategy, bool typed)
+    internal static async Task<ScenarioResult> OneWayAsync(RunSettings settings, int payload, string strategy, bool typed)
     {
         long count = payload switch
         {
@@ -223,7 +223,7 @@ internal static partial class RingScenarios
     private static partial Regex LimitsOutput();
 
     /// <summary>A uniquely named ring for one run, deleted afterwards.</summary>
-    private sealed class TemporaryRing : IDisposable
+    internal sealed class TemporaryRing : IDisposable
     {
         public TemporaryRing(long capacity)
         {

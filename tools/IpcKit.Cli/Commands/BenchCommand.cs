@@ -10,7 +10,7 @@ internal static class BenchCommand
     {
         var group = new Argument<string>("GROUP")
         {
-            Description = "What to measure: ring, pipe, sem or all. The raw named-pipe baseline always runs too.",
+            Description = "What to measure: ring, pipe, sem, bridge (NATS; needs nats-server) or all. The raw named-pipe baseline always runs too.",
             DefaultValueFactory = _ => "all",
         };
         group.AcceptOnlyFromAmong([.. CrossProcessHarness.Groups]);
