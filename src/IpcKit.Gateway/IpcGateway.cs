@@ -285,6 +285,9 @@ public sealed class IpcGateway : IAsyncDisposable
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.Services.AddRoutingCore();
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = s_shutdownTimeout);
+
+        // Not the console lifetime: the process's SIGINT and SIGTERM belong to the program around the gateway.
+        builder.Services.AddSingleton<IHostLifetime, Hosting.SignalFreeHostLifetime>();
         builder.WebHost.UseKestrelCore();
         if (options.Certificate is not null)
         {

@@ -14,6 +14,7 @@ public sealed class ChildProcess : IDisposable
     private readonly List<string> _lines = [];
     private readonly StringBuilder _error = new();
     private readonly Lock _gate = new();
+    private bool _errorClosed;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cursor;
     private bool _outputClosed;
@@ -46,16 +47,7 @@ public sealed class ChildProcess : IDisposable
         CommandLine = $"{Path.GetFileName(program)} {string.Join(' ', arguments)}";
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnOutput(e.Data);
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (_gate)
-                {
-                    _error.AppendLine(e.Data);
-                }
-            }
-        };
+        _process.ErrorDataReceived += (_, e) => OnError(e.Data);
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -150,6 +142,40 @@ public sealed class ChildProcess : IDisposable
             if (left <= TimeSpan.Zero || await Task.WhenAny(changed, Task.Delay(left)) != changed)
             {
                 throw new TimeoutException($"The child did not print '{prefix}' within {limit}. {Describe()}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until stderr contains <paramref name="text"/>: a child's log lines come from the logger's own thread,
+    /// so they may follow a stdout line written after them.
+    /// </summary>
+    public async Task WaitForErrorTextAsync(string text, TimeSpan? timeout = null)
+    {
+        TimeSpan limit = timeout ?? TestTimeouts.Unexpected;
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_error.ToString().Contains(text, StringComparison.Ordinal))
+                {
+                    return;
+                }
+
+                if (_errorClosed)
+                {
+                    throw new InvalidOperationException($"The child closed stderr without writing '{text}'. {Describe()}");
+                }
+
+                changed = _changed.Task;
+            }
+
+            TimeSpan left = limit - deadline.Elapsed;
+            if (left <= TimeSpan.Zero || await Task.WhenAny(changed, Task.Delay(left)) != changed)
+            {
+                throw new TimeoutException($"The child did not write '{text}' to stderr within {limit}. {Describe()}");
             }
         }
     }
@@ -286,6 +312,27 @@ public sealed class ChildProcess : IDisposable
             else
             {
                 _lines.Add(line);
+            }
+
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.SetResult();
+    }
+
+    private void OnError(string? line)
+    {
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            if (line is null)
+            {
+                _errorClosed = true;
+            }
+            else
+            {
+                _error.AppendLine(line);
             }
 
             changed = _changed;

@@ -78,7 +78,7 @@ public sealed class BridgeRingTests : BridgeTestBase
         }
 
         Assert.Equal(Enumerable.Range(0, 300), received.Select(m => BitConverter.ToInt32(m.Body.Span)));
-        Assert.Contains("resuming after stream sequence 300 (the delivery record)", inbound.StandardError, StringComparison.Ordinal);
+        await inbound.WaitForErrorTextAsync("resuming after stream sequence 300 (the delivery record)");
 
         // Exactly once into the stream as well, and nothing more arrives in the ring.
         await using var nats = new NatsConnection(new NatsOpts { Url = Server.Url });
@@ -113,7 +113,7 @@ public sealed class BridgeRingTests : BridgeTestBase
             await Task.Delay(20, deadline.Token);
         }
 
-        Assert.Contains("is full; waiting for room", inbound.StandardError, StringComparison.Ordinal);
+        await inbound.WaitForErrorTextAsync("is full; waiting for room");
         using RingReader reader = RingReader.Attach(ringB);
         List<IpcMessage> received = await ReadAsync(reader, 400);
         Assert.Equal(Enumerable.Range(0, 400), received.Select(m => BitConverter.ToInt32(m.Body.Span)));
