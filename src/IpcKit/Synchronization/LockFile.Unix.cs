@@ -199,7 +199,7 @@ internal sealed partial class LockFile
 
     /// <summary>Whether <paramref name="path"/> still names the inode <paramref name="file"/> has open (and it was not unlinked).</summary>
     [UnsupportedOSPlatform("windows")]
-    private static bool StillNamed(SafeFileHandle file, string path)
+    internal static bool StillNamed(SafeFileHandle file, string path)
     {
         if (!OperatingSystem.IsLinux())
         {

@@ -18,8 +18,9 @@ namespace IpcKit.Synchronization;
 // sleepers if the sleeper count says there are any. If the release came after the waiter read the sequence, either
 // the futex sees a new value and returns at once, or the releaser sees the waiter counted and wakes it (both
 // increments are full fences, so one of the two sides sees the other). A holder killed by the kernel increments
-// nothing, so every sleep is bounded (DeadHolderCheckMilliseconds) and the waiter then tries again: the kernel has
-// already dropped the dead holder's byte lock, so that try succeeds.
+// nothing: its death closes its file, which CloseWatch turns into a nudge of the sequence; as a backstop every sleep
+// is bounded (DeadHolderCheckMilliseconds) and the waiter then tries again: the kernel has already dropped the dead
+// holder's byte lock, so that try succeeds.
 internal sealed unsafe partial class LockFile : IDisposable
 {
     /// <summary>How long a waiter sleeps at most before it looks for a lease a dead holder left (the kernel wakes nobody then).</summary>
@@ -35,6 +36,8 @@ internal sealed unsafe partial class LockFile : IDisposable
     private readonly byte* _base;
     private FileStream? _stream;
     private bool _readOnly;
+    private int _closeWatch = -1;
+    private int _closeWatchStarted;
     private int _disposed;
 
     private LockFile(string name, string path, int leases, SafeFileHandle file, ILogger logger)
@@ -174,6 +177,12 @@ internal sealed unsafe partial class LockFile : IDisposable
             return;
         }
 
+        if (Interlocked.Exchange(ref _closeWatchStarted, 1) == 0)
+        {
+            // Only processes that wait watch for a holder's death; the first sleep sets it up.
+            _closeWatch = CloseWatch.Add(this, _file);
+        }
+
         Enter();
         ref int sleepers = ref Int32(LockFileLayout.SleepersOffset);
         Interlocked.Increment(ref sleepers);
@@ -245,6 +254,11 @@ internal sealed unsafe partial class LockFile : IDisposable
 
         try
         {
+            if (OperatingSystem.IsLinux() && _closeWatch >= 0)
+            {
+                CloseWatch.Remove(this, _closeWatch);
+            }
+
             if (OperatingSystem.IsWindows())
             {
                 CloseWindows();

@@ -118,8 +118,8 @@ internal static class LockScenarios
     }
 
     /// <summary>
-    /// lock-chaos NAME MAPFILE: until stdin closes, takes the lock, checks and sets the owner word 0 of MAPFILE, counts
-    /// in word 1, clears the owner and releases. A non-zero owner word is allowed only when the lease says its holder
+    /// lock-chaos NAME MAPFILE SLOT: until stdin closes, takes the lock, checks and sets the owner word 0 of MAPFILE, counts
+    /// in word 1, clears the owner and releases; word 4 + SLOT is 1 while this worker holds the lock (only it writes it). A non-zero owner word is allowed only when the lease says its holder
     /// died, and only with that holder's pid (else two held the lock: exit 4). Prints "ABANDONED PID" for each takeover.
     /// </summary>
     [Scenario("lock-chaos")]
@@ -127,7 +127,9 @@ internal static class LockScenarios
     {
         using var named = new NamedLock(args[0]);
         using var shared = new SharedWords(args[1]);
+        int holding = 4 + int.Parse(args[2], CultureInfo.InvariantCulture);
         int me = Environment.ProcessId;
+        Volatile.Write(ref shared[holding], 0);
         using var stop = new ManualResetEventSlim();
         var reader = new Thread(() =>
         {
@@ -155,14 +157,18 @@ internal static class LockScenarios
             }
 
             Volatile.Write(ref shared[0], me);
+            Volatile.Write(ref shared[holding], 1);
             Interlocked.Increment(ref shared[1]);
-            Thread.SpinWait(200);
+
+            // Hold it for a while (tens of microseconds), so that a random kill often lands on the holder.
+            Thread.SpinWait(20_000);
             if (Volatile.Read(ref shared[0]) != me)
             {
                 Console.Out.WriteLine($"DOUBLE owner={Volatile.Read(ref shared[0])} me={me} (changed while held)");
                 return Task.FromResult(4);
             }
 
+            Volatile.Write(ref shared[holding], 0);
             Volatile.Write(ref shared[0], 0);
             count++;
         }

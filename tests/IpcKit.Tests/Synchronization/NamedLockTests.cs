@@ -49,7 +49,8 @@ public sealed class NamedLockTests
         using var sameName = new NamedLock(named.Name);
         using LockLease lease = named.Acquire();
 
-        var recursion = Assert.Throws<LockRecursionException>(() => named.Acquire());
+        // With a deadline, so that a broken check fails the test (TimeoutException) instead of hanging it.
+        var recursion = Assert.Throws<LockRecursionException>(() => named.Acquire(TestTimeouts.Unexpected));
         Assert.Contains(named.Name, recursion.Message, StringComparison.Ordinal);
         Assert.Throws<LockRecursionException>(() => sameName.Acquire(TimeSpan.FromSeconds(1)));
         Assert.Throws<LockRecursionException>(() => named.TryAcquire(out _, TimeSpan.FromSeconds(1)));
@@ -68,7 +69,7 @@ public sealed class NamedLockTests
         using LockLease first = named.Acquire();
         using LockLease second = named.Acquire(TimeSpan.FromSeconds(1));
         Assert.NotEqual(first.Index, second.Index);
-        Assert.Throws<LockRecursionException>(() => named.Acquire());
+        Assert.Throws<LockRecursionException>(() => named.Acquire(TestTimeouts.Unexpected));
     }
 
     [Fact]
@@ -301,6 +302,24 @@ public sealed class NamedLockTests
 
         Assert.False(File.Exists(path), "The last user left the lock file behind.");
         Assert.Null(NamedLock.GetInfo(name));
+    }
+
+    [SkippableFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_opener_notices_when_the_name_no_longer_names_the_file_it_opened()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "statx.");
+        using var folder = new TempDirectory();
+        string path = folder.File("lock");
+        File.WriteAllText(path, "");
+        using Microsoft.Win32.SafeHandles.SafeFileHandle opened = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        Assert.True(LockFile.StillNamed(opened, path));
+
+        // A last user unlinked it after we opened it; then a newcomer created the name again.
+        File.Delete(path);
+        Assert.False(LockFile.StillNamed(opened, path));
+        File.WriteAllText(path, "");
+        Assert.False(LockFile.StillNamed(opened, path));
     }
 
     [SkippableFact]
