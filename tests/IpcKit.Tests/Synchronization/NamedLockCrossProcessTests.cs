@@ -82,7 +82,8 @@ public sealed class NamedLockCrossProcessTests : IDisposable
         string name = UniqueName.Next("xlock");
         using ChildProcess holder = ChildProcess.Start("lock-hold", name);
         Assert.Equal("HELD lease=0 abandoned=0", await holder.WaitForLineAsync("HELD"));
-        using var named = new NamedLock(name);
+        using var log = new LogCapture();
+        using var named = new NamedLock(name, new NamedLockOptions { LoggerFactory = log });
         Assert.False(named.TryAcquire(out _));
 
         holder.Kill();
@@ -92,6 +93,10 @@ public sealed class NamedLockCrossProcessTests : IDisposable
             Assert.True(lease.Abandoned);
             Assert.Equal(holder.Id, lease.AbandonedBy);
         }
+
+        var logged = Assert.Single(log.Entries, entry => entry.EventId == 3000);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, logged.Level);
+        Assert.Contains($"process {holder.Id}", logged.Message, StringComparison.Ordinal);
 
         // Told once: after a clean release the next owner is not told again.
         using (LockLease lease = named.Acquire(TestTimeouts.Unexpected))

@@ -57,9 +57,11 @@ public sealed class NamedLockOwnershipTests : IDisposable
             File.SetUnixFileMode(at, (UnixFileMode)0b110_100_100);
         });
 
-        var refused = Assert.Throws<UnauthorizedAccessException>(() => new NamedLock(name));
+        using var log = new LogCapture();
+        var refused = Assert.Throws<UnauthorizedAccessException>(() => new NamedLock(name, new NamedLockOptions { LoggerFactory = log }));
         Assert.Contains("644", refused.Message, StringComparison.Ordinal);
         Assert.Contains(path, refused.Message, StringComparison.Ordinal);
+        Assert.Contains(log.Entries, entry => entry.EventId == 3001 && entry.Message.Contains(path, StringComparison.Ordinal));
     }
 
     [SkippableFact]
