@@ -28,39 +28,31 @@ internal static class SemaphoreScenarios
             Run = settings => RingScenarios.NativeAsync(settings, "sem_pingpong", settings.Count(50_000, 2_000)),
         };
 
+        // Each lock the same two ways; the robust pthread mutex is the C baseline the others are compared with.
+        (string Name, string Mechanism, bool Native)[] locks =
+        [
+            ("IpcKit NamedLock", "lock", false),
+            ("IpcKit NamedSemaphore as a lock", "sem", false),
+            ("C robust pthread mutex", "pthread", true),
+            ("C flock(2)", "flock", true),
+        ];
         foreach (string kind in new[] { "uncontended", "hand-off" })
         {
             long count = kind == "uncontended" ? 200_000 : 2_000;
             long quick = kind == "uncontended" ? 5_000 : 100;
-            yield return new Scenario
+            foreach ((string name, string mechanism, bool native) in locks)
             {
-                Group = "sem",
-                Name = "IpcKit NamedLock",
-                Kind = kind,
-                Run = settings => LockAsync(settings, kind, "lock", settings.Count(count, quick)),
-            };
-            yield return new Scenario
-            {
-                Group = "sem",
-                Name = "IpcKit NamedSemaphore as a lock",
-                Kind = kind,
-                Run = settings => LockAsync(settings, kind, "sem", settings.Count(count, quick)),
-            };
-            yield return new Scenario
-            {
-                Group = "sem",
-                Name = "C robust pthread mutex",
-                Kind = kind,
-                IsNativeBaseline = true,
-                Run = settings => NativeLockAsync(settings, kind, "pthread", settings.Count(count, quick)),
-            };
-            yield return new Scenario
-            {
-                Group = "sem",
-                Name = "C flock(2)",
-                Kind = kind,
-                Run = settings => NativeLockAsync(settings, kind, "flock", settings.Count(count, quick)),
-            };
+                yield return new Scenario
+                {
+                    Group = "sem",
+                    Name = name,
+                    Kind = kind,
+                    IsNativeBaseline = mechanism == "pthread",
+                    Run = settings => native
+                        ? NativeLockAsync(settings, kind, mechanism, settings.Count(count, quick))
+                        : LockAsync(settings, kind, mechanism, settings.Count(count, quick)),
+                };
+            }
         }
 
         yield return new Scenario
