@@ -22,6 +22,10 @@ internal sealed partial class LockFile
     private const uint OwnerReadWrite = 0b110_000_000; // 0600
     private const int OpenAttempts = 20;
 
+    // macOS: classic fcntl locks belong to the process, so a second instance in the same process would neither conflict
+    // with the first nor could close its descriptor without dropping the first one's locks. One instance per name.
+    private static readonly HashSet<string> s_openOnMacOS = new(StringComparer.Ordinal);
+
     // A closer holds the lifecycle byte exclusively for the microseconds between its check and its unlink; an opener
     // waits at most this long for it (a process of this user that holds it longer is misbehaving: report it).
     private const int ByteWaitMilliseconds = 5_000;
@@ -31,6 +35,40 @@ internal sealed partial class LockFile
     {
         string folder = IpcName.LockFolder();
         string path = System.IO.Path.Combine(folder, name + IpcName.LockFileSuffix);
+        if (OperatingSystem.IsMacOS())
+        {
+            lock (s_openOnMacOS)
+            {
+                if (!s_openOnMacOS.Add(path))
+                {
+                    throw new IpcInUseException(
+                        $"Lock '{name}' is already open in this process; on macOS a process may have one NamedLock per name (its fcntl locks belong to the process, not to each open file). Share that instance.");
+                }
+            }
+        }
+
+        try
+        {
+            return OpenUnixCore(name, leases, logger, folder, path);
+        }
+        catch when (OperatingSystem.IsMacOS())
+        {
+            ForgetOnMacOS(path);
+            throw;
+        }
+    }
+
+    private static void ForgetOnMacOS(string path)
+    {
+        lock (s_openOnMacOS)
+        {
+            s_openOnMacOS.Remove(path);
+        }
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static LockFile OpenUnixCore(string name, int leases, ILogger logger, string folder, string path)
+    {
         for (int attempt = 1; attempt <= OpenAttempts; attempt++)
         {
             SafeFileHandle? file = null;
@@ -302,6 +340,11 @@ internal sealed partial class LockFile
     [UnsupportedOSPlatform("windows")]
     private void CloseUnix()
     {
+        if (OperatingSystem.IsMacOS() && !_readOnly)
+        {
+            ForgetOnMacOS(Path);
+        }
+
         if (_readOnly || !OperatingSystem.IsLinux() || !TryLockByteUnix(_file, LockFileLayout.LifecycleByte, shared: false))
         {
             return;
