@@ -99,6 +99,7 @@ public sealed class NamedLockOwnershipTests : IDisposable
     [InlineData(0, 64, "claims 0 leases")]
     [InlineData(1025, 64, "claims 1025 leases")]
     [InlineData(4, 64, "too short for its 4 leases")]
+    [InlineData(4, 64 + (4 * 16) - 1, "too short for its 4 leases")]
     public void A_header_that_claims_more_than_the_file_holds_is_corruption(int leases, int length, string expected)
     {
         Requires.Platform(OperatingSystem.IsLinux(), "Lock files checked on Linux.");

@@ -315,10 +315,15 @@ public sealed class NamedLockTests
         using Microsoft.Win32.SafeHandles.SafeFileHandle opened = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         Assert.True(LockFile.StillNamed(opened, path));
 
-        // A last user unlinked it after we opened it; then a newcomer created the name again.
-        File.Delete(path);
+        // Moved away (still linked, just not at this name) and the name made again: another inode.
+        File.Move(path, path + ".moved");
         Assert.False(LockFile.StillNamed(opened, path));
         File.WriteAllText(path, "");
+        Assert.False(LockFile.StillNamed(opened, path));
+
+        // A last user unlinked it after we opened it.
+        File.Delete(path + ".moved");
+        File.Delete(path);
         Assert.False(LockFile.StillNamed(opened, path));
     }
 
