@@ -115,6 +115,21 @@ public sealed class NamedLockOwnershipTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_lock_file_of_another_format_version_is_refused_naming_both_versions()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "Lock files checked on Linux.");
+        string name = UniqueName.Next("own");
+        byte[] header = new byte[LockFileLayout.FileLength(1)];
+        BinaryPrimitives.WriteUInt64LittleEndian(header, LockFileLayout.Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(LockFileLayout.VersionOffset), LockFileLayout.Version + 1);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(LockFileLayout.LeasesOffset), 1);
+        Plant(name, at => WritePrivate(at, header));
+
+        var refused = Assert.Throws<IpcCorruptionException>(() => new NamedLock(name));
+        Assert.Contains($"format version {LockFileLayout.Version + 1}", refused.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void A_file_its_creator_left_unfinished_is_made_again()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "Lock files checked on Linux.");

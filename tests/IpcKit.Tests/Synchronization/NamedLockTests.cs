@@ -160,7 +160,7 @@ public sealed class NamedLockTests
         using LockLease held = holder.Acquire();
 
         var watch = Stopwatch.StartNew();
-        Assert.False(await Task.Run(() => waiter.TryAcquire(out _, TestTimeouts.Expected)));
+        Assert.False(await Task.Run(() => waiter.TryAcquire(out _, TestTimeouts.Expected)).WaitAsync(TestTimeouts.Unexpected));
         Assert.True(watch.Elapsed >= TestTimeouts.Expected - TimeSpan.FromMilliseconds(20), $"Gave up after {watch.Elapsed}.");
 
         var timedOut = await Assert.ThrowsAsync<TimeoutException>(() => Task.Run(() => waiter.Acquire(TimeSpan.FromMilliseconds(50))));
@@ -206,9 +206,14 @@ public sealed class NamedLockTests
 
         Task<LockLease> sync = Task.Factory.StartNew(() => waiter.Acquire(cancellationToken: cancellation.Token), TaskCreationOptions.LongRunning);
         Task<LockLease> async = waiter.AcquireAsync(cancellationToken: cancellation.Token).AsTask();
+        Task<LockLease?> tryAsync = waiter.TryAcquireAsync(Timeout.InfiniteTimeSpan, cancellation.Token).AsTask();
         Assert.NotSame(sync, await Task.WhenAny(sync, Task.Delay(TestTimeouts.Expected)));
         cancellation.Cancel();
 
+        // At once for an async wait: Cancel itself completes it (its registration runs inside Cancel), not the wait
+        // thread's next look.
+        Assert.True(tryAsync.IsCompleted, "Cancel returned and the async wait is still pending.");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tryAsync);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sync.WaitAsync(TestTimeouts.Unexpected));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => async.WaitAsync(TestTimeouts.Unexpected));
         Assert.Throws<OperationCanceledException>(() => waiter.Acquire(cancellationToken: cancellation.Token));
