@@ -154,7 +154,13 @@ internal sealed class DemoNames : IDisposable
     /// <summary>Removes the ring, the counter file, the pipe's files and the light of run <paramref name="id"/> (which must be proven dead or be this run).</summary>
     public static void RemoveObjectsOf(string id)
     {
-        Try(() => RingBuffer.Delete(id));
+        // The ring lives in /dev/shm, shared by every user: a file another user put at its name after the run died is
+        // theirs, whatever the run's death proves (root could remove it; the demo must not).
+        if (!PlantedByAnotherUser(RingBuffer.GetPath(id)))
+        {
+            Try(() => RingBuffer.Delete(id));
+        }
+
         Try(() => File.Delete(CounterOf(id)));
         if (!OperatingSystem.IsWindows())
         {
@@ -183,6 +189,9 @@ internal sealed class DemoNames : IDisposable
         _aliveLease.Dispose();
         _alive.Dispose();
     }
+
+    private static bool PlantedByAnotherUser(string path) =>
+        OperatingSystem.IsLinux() && Interop.Files.StatPath(path, out _) is { } status && status.UserId != Interop.Files.GetEffectiveUserId();
 
     private static void Try(Action action)
     {

@@ -67,9 +67,22 @@ public sealed class DemoTests
         using ChildProcess demo = ChildProcess.StartProgram("/bin/sh", ["-c", $"read go && exec dotnet exec '{dll}'"], s_smallBursts);
         string id = $"demo-{demo.Id}";
         string planted = RingBuffer.GetPath(id);
+
+        // And a run proven dead (its alive lock abandoned) whose ring name another user took after it died: the sweep
+        // clears the dead run but leaves the other user's file.
+        string dead = $"demo-{int.MaxValue - Random.Shared.Next(1000)}";
+        string plantedAtDead = RingBuffer.GetPath(dead);
+        using (ChildProcess deadRun = ChildProcess.Start("lock-hold", dead + ".alive"))
+        {
+            await deadRun.WaitForLineAsync("HELD");
+            deadRun.Kill();
+            await deadRun.WaitForExitAsync();
+        }
+
         try
         {
             Assert.Equal(0, await OtherUser.RunAsync("/usr/bin/touch", planted));
+            Assert.Equal(0, await OtherUser.RunAsync("/usr/bin/touch", plantedAtDead));
             demo.Input.WriteLine("go");
             demo.Input.Flush();
             await demo.AssertExitCodeAsync(0, TimeSpan.FromMinutes(2));
@@ -78,10 +91,14 @@ public sealed class DemoTests
             Assert.Contains(demo.Lines, line => line.Contains($"ring       {id}-2 ", StringComparison.Ordinal));
             Assert.True(File.Exists(planted), "The demo removed a file that is not its own.");
             AssertNothingLeft($"{id}-2");
+            Assert.False(File.Exists(IpcName.GetLockPath(dead + ".alive")), "The dead run was not swept.");
+            Assert.True(File.Exists(plantedAtDead), "The sweep removed another user's file at a dead run's ring name.");
         }
         finally
         {
             File.Delete(planted);
+            File.Delete(plantedAtDead);
+            File.Delete(IpcName.GetLockPath(dead + ".alive"));
         }
     }
 
