@@ -1,15 +1,22 @@
 // C baselines for the lock rows of 'ipckit bench sem': a robust process-shared pthread mutex and flock(2), measured the
-// same way as IpcKit's NamedLock (LockChildren.cs). Usage: lock_bench uncontended|handoff pthread|flock COUNT
+// same way as IpcKit's NamedLock (LockChildren.cs). Usage: lock_bench uncontended|handoff|takeover pthread|flock COUNT
 //   uncontended: one process locks and unlocks COUNT times; each pair is timed.
 //   handoff:     two processes (fork) pass the lock back and forth. The waiter announces itself and blocks in lock();
 //                the holder lets it fall asleep (1 ms), stamps the time and unlocks; the waiter stamps the time it got
 //                the lock. Latency = the two stamps' difference, recorded by the parent on the turns it waits.
+//   takeover:    COUNT rounds: a holder process takes the lock, a waiter process announces itself and blocks in lock(),
+//                and after 2 ms the parent kills the holder with SIGKILL. Latency = from the kill to the waiter's lock()
+//                returning (EOWNERDEAD for the robust mutex).
 // Prints the harness's RESULT line.
+//   lock_bench hold PATH: the C holder of the NamedLock takeover row. Holds lease 0 of the IpcKit lock file PATH as
+//                docs/locks.md describes (the lifecycle byte shared and the lease's byte exclusively, with
+//                open-file-description locks, and its pid in the lease's slot), prints READY and waits to be killed.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +31,7 @@ struct shared {
     sem_t ready;   // posted by the waiter once it is about to block
     sem_t turn;    // posted by the new holder once it has the lock
     long long released_at;
+    long long acquired_at; // takeover: when the waiter's lock() returned
 };
 
 static struct shared *s;
@@ -57,9 +65,58 @@ static void report(long long *samples, long n, double seconds) {
            n, seconds, samples[n / 2] / 1e3, samples[n * 99 / 100] / 1e3, samples[n * 999 / 1000] / 1e3, samples[n - 1] / 1e3, n);
 }
 
+static int lock_byte(int fd, int command, short type, off_t offset) {
+    struct flock description;
+    memset(&description, 0, sizeof description);
+    description.l_type = type;
+    description.l_whence = SEEK_SET;
+    description.l_start = offset;
+    description.l_len = 1;
+    return fcntl(fd, command, &description);
+}
+
+static int hold_ipckit_lock(const char *path) {
+    const off_t slot = 64; // lease 0
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) { perror("open"); return 5; }
+    if (lock_byte(fd, F_OFD_SETLKW, F_RDLCK, 0) != 0) { perror("lifecycle byte"); return 5; }
+    if (lock_byte(fd, F_OFD_SETLK, F_WRLCK, slot) != 0) { perror("lease byte"); return 5; }
+    int pid = getpid();
+    if (pwrite(fd, &pid, sizeof pid, slot) != sizeof pid) { perror("pwrite"); return 5; }
+    printf("READY\n");
+    fflush(stdout);
+    for (;;) pause();
+}
+
+// One takeover round; returns nanoseconds from the kill of the holder to the waiter holding the lock.
+static long long takeover_round(void) {
+    pid_t holder = fork();
+    if (holder == 0) { open_lock(); take(); sem_post(&s->ready); for (;;) pause(); }
+    sem_wait(&s->ready);
+    pid_t waiter = fork();
+    if (waiter == 0) {
+        open_lock();
+        sem_post(&s->turn);
+        take();
+        __atomic_store_n(&s->acquired_at, now_ns(), __ATOMIC_RELEASE);
+        give();
+        _exit(0);
+    }
+
+    sem_wait(&s->turn);
+    usleep(2000); // let the waiter fall asleep in lock()
+    long long killed = now_ns();
+    kill(holder, SIGKILL);
+    waitpid(waiter, NULL, 0);
+    waitpid(holder, NULL, 0);
+    return __atomic_load_n(&s->acquired_at, __ATOMIC_ACQUIRE) - killed;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 4) { fprintf(stderr, "usage: lock_bench uncontended|handoff pthread|flock COUNT\n"); return 2; }
+    if (argc == 3 && strcmp(argv[1], "hold") == 0) return hold_ipckit_lock(argv[2]);
+    if (argc < 4) { fprintf(stderr, "usage: lock_bench uncontended|handoff|takeover pthread|flock COUNT | lock_bench hold PATH\n"); return 2; }
     int handoff = strcmp(argv[1], "handoff") == 0;
+    int takeover = strcmp(argv[1], "takeover") == 0;
     use_flock = strcmp(argv[2], "flock") == 0;
     long count = atol(argv[3]), warmup = count / 10;
     s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -74,6 +131,15 @@ int main(int argc, char **argv) {
     snprintf(lock_path, sizeof lock_path, "/tmp/ipckit-bench-flock-%d", getpid());
     if (use_flock) { int fd = open(lock_path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600); if (fd < 0) { perror("create"); return 5; } close(fd); }
     long long *samples = malloc(sizeof(long long) * (count + 1));
+
+    if (takeover) {
+        long long start = now_ns();
+        for (long i = 0; i < count; i++) samples[i] = takeover_round();
+        double seconds = (now_ns() - start) / 1e9;
+        if (use_flock) unlink(lock_path);
+        report(samples, count, seconds);
+        return 0;
+    }
 
     if (!handoff) {
         open_lock();
