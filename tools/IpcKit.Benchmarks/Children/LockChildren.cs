@@ -106,11 +106,11 @@ internal static class LockChildren
         window!.Finish(me == 0 ? count : 0, 0, histogram: me == 0 ? histogram : null).Print();
     }
 
-    /// <summary>lock-holder NAME [sem]: takes the NamedLock (or a count of the NamedSemaphore), says READY and holds it until it is killed.</summary>
+    /// <summary>lock-holder NAME: takes the lock, says READY and holds it until it is killed.</summary>
     internal static void Holder(string[] args)
     {
-        using Mechanism mechanism = Mechanism.Open(args.Length > 1 ? args[1] : "lock", args[0]);
-        mechanism.Take();
+        using var named = new NamedLock(args[0]);
+        using LockLease lease = named.Acquire(s_deadline);
         Child.Ready();
         Thread.Sleep(Timeout.Infinite);
     }

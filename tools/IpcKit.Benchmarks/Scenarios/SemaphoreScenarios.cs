@@ -7,7 +7,8 @@ namespace IpcKit.Benchmarks.Scenarios;
 /// The sem group: round trips through two named semaphores (IpcKit's and the same exchange in C); and locks side by side,
 /// an uncontended acquire+release and the hand-off between two processes, for NamedLock, NamedSemaphore used as a lock, a C
 /// robust process-shared pthread mutex and flock(2); and how soon a waiter has the lock after its holder is killed with
-/// SIGKILL, for the same four (a NamedLock held by a .NET process and by a C program; a NamedSemaphore never).
+/// SIGKILL, for the three that give a dead holder's lock back (a NamedLock held by a .NET process and by a C program). A
+/// NamedSemaphore never does (a count has no owner), so it has no takeover row.
 /// </summary>
 internal static class SemaphoreScenarios
 {
@@ -63,7 +64,6 @@ internal static class SemaphoreScenarios
         [
             ("IpcKit NamedLock (.NET holder)", "dotnet"),
             ("IpcKit NamedLock (C holder)", "c"),
-            ("IpcKit NamedSemaphore as a lock", "sem"),
             ("C robust pthread mutex", "pthread"),
             ("C flock(2)", "flock"),
         ];
@@ -78,7 +78,6 @@ internal static class SemaphoreScenarios
                 Run = settings => holder switch
                 {
                     "pthread" or "flock" => NativeLockAsync(settings, "takeover", holder, settings.Count(20, 3)),
-                    "sem" => SemaphoreTakeoverAsync(),
                     _ => TakeoverAsync(settings, holder == "c", settings.Count(20, 3)),
                 },
             };
@@ -224,29 +223,5 @@ internal static class SemaphoreScenarios
             Errors = errors,
             Note = errors > 0 ? "a takeover was not told Abandoned" : null,
         };
-    }
-
-    /// <summary>A NamedSemaphore of count one used as a lock, its holder killed: the count is never given back.</summary>
-    private static async Task<ScenarioResult> SemaphoreTakeoverAsync()
-    {
-        string name = $"bench-{Guid.NewGuid():N}"[..20];
-        using NamedSemaphore semaphore = NamedSemaphore.Create(name, 1, 1);
-        try
-        {
-            using BenchChild holder = BenchChild.Start("lock-holder", name, "sem");
-            await holder.ReadyAsync();
-            using (var process = System.Diagnostics.Process.GetProcessById(holder.Id))
-            {
-                process.Kill();
-                await process.WaitForExitAsync();
-            }
-
-            bool taken = semaphore.TryWait(TimeSpan.FromSeconds(1));
-            return new ScenarioResult { Note = taken ? "taken over (unexpected for a semaphore)" : "never: the dead holder's count is lost (waited 1 s after its exit)" };
-        }
-        finally
-        {
-            NamedSemaphore.Delete(name);
-        }
     }
 }
