@@ -2,7 +2,7 @@
 # Shell-level test of 'ipckit sem' verbs and the exit codes scripts rely on.
 source "$(dirname "$0")/common.sh"
 name="t-clisem-$UNIQUE"
-trap 'ipckit sem delete "$name" >/dev/null 2>&1' EXIT
+trap 'ipckit sem delete "$name" >/dev/null 2>&1; ipckit sem delete "$name-nomax" >/dev/null 2>&1' EXIT
 
 expect 0 "create" -- ipckit sem create "$name" --initial 1 --max 2
 expect_output "created $name" "create names the semaphore"
@@ -17,6 +17,12 @@ if [ "$(uname)" = Linux ]; then
 fi
 expect_output '"value":1' "info --json has the count"
 expect_output '"maximum":2' "info --json has the maximum"
+expect 0 "info of a semaphore without a maximum" -- ipckit sem create "$name-nomax"
+expect 0 "info shows the same maximum as the JSON" -- ipckit sem info "$name-nomax"
+expect_output "maximum: 2147483647" "info prints the number the JSON carries"
+expect 0 "info --json of a semaphore without a maximum" -- ipckit sem info "$name-nomax" --json
+expect_output '"maximum":2147483647' "info --json has the same number"
+expect 0 "delete the one without a maximum" -- ipckit sem delete "$name-nomax"
 expect 0 "wait takes the count" -- ipckit sem wait "$name" --timeout 1000
 expect 1 "wait on an empty semaphore times out" -- ipckit sem wait "$name" --timeout 100
 expect_output "timed out" "timeout is explained"

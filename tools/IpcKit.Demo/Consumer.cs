@@ -35,16 +35,28 @@ internal static class Consumer
             });
 
         Leftovers.Reclaim();
-        string id = DemoChannels.Prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        var names = new DemoNames(id, id + "-light", id, Path.Combine(Path.GetTempPath(), $"ipckit-{id}.counter"));
+        var pipeSide = new PipeSide($"consumer {Environment.ProcessId}");
+        DemoNames names;
+        PipeServer server;
+        NamedLock light;
         try
         {
-            return await RunCoreAsync(names, cancellation.Token);
+            (names, server, light) = DemoNames.Create(pipeSide.Register);
+        }
+        catch (Exception exception)
+        {
+            Console.Error.WriteLine($"demo failed: {exception.GetType().Name}: {exception.Message}");
+            return (int)IpcExitCodes.FromException(exception);
+        }
+
+        try
+        {
+            return await RunCoreAsync(names, server, light, pipeSide, cancellation.Token);
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             Console.Out.WriteLine();
-            Console.Out.WriteLine("Interrupted: stopping the producer and removing the ring, the semaphore and the pipe.");
+            Console.Out.WriteLine("Interrupted: stopping the producer and removing the ring, the lock and the pipe.");
             return (int)IpcExitCode.Error;
         }
         catch (Exception exception)
@@ -54,33 +66,22 @@ internal static class Consumer
         }
         finally
         {
-            RingBuffer.Delete(names.Ring);
-            NamedSemaphore.Delete(names.Light);
-            File.Delete(names.Counter);
+            await server.DisposeAsync();
+            light.Dispose();
+            names.RemoveObjects();
+            names.Dispose();
         }
     }
 
-    private static async Task<int> RunCoreAsync(DemoNames names, CancellationToken cancellationToken)
+    private static async Task<int> RunCoreAsync(DemoNames names, PipeServer server, NamedLock light, PipeSide pipeSide, CancellationToken cancellationToken)
     {
         string me = $"consumer {Environment.ProcessId}";
         int burst = DemoChannels.Burst;
-        RingBuffer.Create(names.Ring, new RingOptions { Capacity = 1 << 20 });
-        using NamedSemaphore light = NamedSemaphore.Create(names.Light, initialCount: 1, maximumCount: 1);
-        File.WriteAllText(names.Counter, "0");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(names.Counter, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        var pipeSide = new PipeSide(me);
-        await using var server = new PipeServer(names.Pipe);
-        pipeSide.Register(server);
-        server.Start();
         using RingReader ring = RingReader.Attach(names.Ring);
 
         Console.Out.WriteLine($"IpcKit demo: {me} starts the producer as its paired child process.");
         Console.Out.WriteLine($"  ring       {names.Ring}  ({RingBuffer.GetPath(names.Ring)})");
-        Console.Out.WriteLine($"  semaphore  {names.Light}  ({NamedSemaphore.GetOsName(names.Light)})");
+        Console.Out.WriteLine($"  lock       {names.Light}  ({light.Path})");
         Console.Out.WriteLine($"  pipe       {names.Pipe}  ({server.Path})");
         await using PairedProcess producer = await StartProducerAsync(names, cancellationToken);
         Console.Out.WriteLine($"  producer   {producer.Id} is ready");
@@ -96,7 +97,7 @@ internal static class Consumer
         }
 
         Console.Out.WriteLine();
-        Console.Out.WriteLine($"2. Taking turns on a shared counter file, guarded by the named semaphore '{names.Light}'");
+        Console.Out.WriteLine($"2. Taking turns on a shared counter file, guarded by the crash-safe named lock '{names.Light}'");
         await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(2), From = me, To = "producer" }, cancellationToken);
         for (int turn = 1; turn <= DemoChannels.Turns; turn++)
         {
@@ -107,6 +108,7 @@ internal static class Consumer
         int counter = int.Parse(File.ReadAllText(names.Counter), CultureInfo.InvariantCulture);
         bool counterRight = counter == 2 * DemoChannels.Turns;
         Console.Out.WriteLine($"   the counter is {counter} after {2 * DemoChannels.Turns} turns: {(counterRight ? "no update was lost" : "UPDATES WERE LOST")}");
+        bool takenOver = await Holder.ShowTakeoverAsync(names, light, me, cancellationToken);
 
         Console.Out.WriteLine();
         Console.Out.WriteLine("3. Requests over the pipe (the producer asks, the consumer answers)");
@@ -149,9 +151,9 @@ internal static class Consumer
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"   pipe       {pipeSide.Requests} requests answered, {pipeSide.Burst.Count:N0} one-way messages, {pipeSide.Burst.Bytes:N0} bytes, {pipeSide.BurstRate / 1e6:F2} M msgs/s"));
         Console.Out.WriteLine($"              hash {pipeSide.Burst.Hash} vs producer's {pipeHash}: {(pipeHashMatches ? "match" : "MISMATCH")}");
-        Console.Out.WriteLine($"   semaphore  {2 * DemoChannels.Turns} turns, counter {counter}: {(counterRight ? "match" : "MISMATCH")}");
+        Console.Out.WriteLine($"   lock       {2 * DemoChannels.Turns} turns, counter {counter}: {(counterRight ? "match" : "MISMATCH")}; a killed holder's lock {(takenOver ? "was taken over" : "WAS NOT TAKEN OVER")}");
         Console.Out.WriteLine($"   producer   exited with code {producerExit}");
-        bool ok = hashMatches && pipeHashMatches && counterRight && producerExit == 0 && pipeSide.Requests == DemoChannels.Requests;
+        bool ok = hashMatches && pipeHashMatches && counterRight && takenOver && producerExit == 0 && pipeSide.Requests == DemoChannels.Requests;
         Console.Out.WriteLine(ok ? "Everything that was sent arrived." : "Something did not arrive as sent.");
         return ok ? 0 : (int)IpcExitCode.Corrupted;
     }
@@ -172,8 +174,6 @@ internal static class Consumer
         options.Environment[DemoChannels.CounterFile] = names.Counter;
         return PairedProcess.StartAsync(options, cancellationToken);
     }
-
-    private sealed record DemoNames(string Ring, string Light, string Pipe, string Counter);
 
     /// <summary>The consumer's pipe server: answers sums, and learns from the producer's messages where it is.</summary>
     private sealed class PipeSide(string me)

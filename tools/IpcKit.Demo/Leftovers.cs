@@ -1,44 +1,47 @@
-using IpcKit.SharedMemory;
 using IpcKit.Synchronization;
 
 namespace IpcKit.Demo;
 
 /// <summary>
-/// Removes what a demo killed with SIGKILL could not: its ring, semaphore and counter file, recognised by the
-/// "demo-PID" prefix and a PID that no longer runs. A clean run leaves nothing behind in the first place.
+/// Removes what a demo killed with SIGKILL could not. A run is proven dead when its alive lock (DemoNames) is taken with
+/// <see cref="LockLease.Abandoned"/> set: the kernel released it because its holder died. Nothing is matched by pid,
+/// and nothing another user planted is touched. A clean run leaves nothing behind in the first place.
 /// </summary>
 internal static class Leftovers
 {
     public static void Reclaim()
     {
-        string folder = Path.GetDirectoryName(RingBuffer.GetPath("x"))!;
-        foreach (string path in Directory.EnumerateFiles(folder, RingBuffer.FilePrefix + DemoChannels.Prefix + "*"))
+        string folder = DemoNames.Folder;
+        if (!Directory.Exists(folder))
         {
-            string name = Path.GetFileName(path)[RingBuffer.FilePrefix.Length..];
-            if (OwnerIsGone(name) && RingBuffer.IsAbandoned(name))
+            return;
+        }
+
+        foreach (string path in Directory.EnumerateFiles(folder, DemoChannels.Prefix + "*"))
+        {
+            if (DemoNames.IdOfAliveLock(Path.GetFileName(path)) is not string id)
             {
-                RingBuffer.Delete(name);
-                NamedSemaphore.Delete(name + "-light");
-                File.Delete(Path.Combine(Path.GetTempPath(), $"ipckit-{name}.counter"));
+                continue;
             }
-        }
-    }
 
-    private static bool OwnerIsGone(string name)
-    {
-        if (!int.TryParse(name.AsSpan(DemoChannels.Prefix.Length), out int pid))
-        {
-            return false;
-        }
-
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return true;
+            try
+            {
+                using var alive = new NamedLock(DemoNames.AliveOf(id));
+                if (alive.TryAcquire(out LockLease? lease))
+                {
+                    using (lease)
+                    {
+                        if (lease.Abandoned)
+                        {
+                            DemoNames.RemoveObjectsOf(id);
+                        }
+                    }
+                }
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // Vanished meanwhile, or not a file we can use: not ours to clean.
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ internal static class Producer
         string me = $"producer {Environment.ProcessId}";
 
         using RingWriter ring = RingWriter.Attach(pairing.GetChannel(DemoChannels.Ring));
-        using NamedSemaphore light = NamedSemaphore.Open(pairing.GetChannel(DemoChannels.Light));
+        using var light = new NamedLock(pairing.GetChannel(DemoChannels.Light));
         await using PipeClient pipe = await PipeClient.ConnectAsync(pairing.GetChannel(DemoChannels.Pipe), s_deadline, stop);
         pairing.SignalReady();
         await using IAsyncEnumerator<TextMessage> fromConsumer = pipe.ReceiveAllAsync<TextMessage>(stop).GetAsyncEnumerator(stop);
@@ -55,7 +55,7 @@ internal static class Producer
             }
         }
 
-        // 2. Turns on the shared counter file, guarded by the named semaphore.
+        // 2. Turns on the shared counter file, guarded by the crash-safe named lock.
         await WaitForPartAsync(fromConsumer, 2);
         string counter = Environment.GetEnvironmentVariable(DemoChannels.CounterFile)!;
         for (int turn = 1; turn <= DemoChannels.Turns; turn++)
@@ -126,15 +126,10 @@ internal static class Producer
         }
     }
 
-    /// <summary>One turn on the shared resource: wait for the light, add one to the counter, hold a moment, release.</summary>
-    internal static async Task TakeTurnAsync(NamedSemaphore light, string counterFile, string who, int turn, string indent, CancellationToken cancellationToken)
+    /// <summary>One turn on the shared resource: take the light, add one to the counter, hold a moment, release.</summary>
+    internal static async Task TakeTurnAsync(NamedLock light, string counterFile, string who, int turn, string indent, CancellationToken cancellationToken)
     {
-        if (!await light.WaitAsync(s_deadline, cancellationToken))
-        {
-            throw new TimeoutException($"{who} waited {s_deadline} for the light.");
-        }
-
-        try
+        using (await light.AcquireAsync(s_deadline, cancellationToken))
         {
             int value = int.Parse(await File.ReadAllTextAsync(counterFile, cancellationToken), CultureInfo.InvariantCulture) + 1;
             await File.WriteAllTextAsync(counterFile, value.ToString(CultureInfo.InvariantCulture), cancellationToken);
@@ -142,10 +137,6 @@ internal static class Producer
 
             // Simulated work while holding the resource, so the other process visibly has to wait.
             await Task.Delay(40, cancellationToken);
-        }
-        finally
-        {
-            light.Release();
         }
 
         // Simulated work outside the resource, so the other process gets the light in between.

@@ -30,7 +30,7 @@ groups=(
   "handshake|IpcKit.csproj|IpcKit/Pipes/PipeConnection.Handshake.cs IpcKit/Pipes/PipeEndpoint.Unix.cs IpcKit/OwnerCheck.cs|(FullyQualifiedName~IpcKit.Tests.Pipes.PipeSecurityTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeProtocolTests|FullyQualifiedName~IpcKit.Tests.Pipes.PipeRobustnessTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests)$noarrays"
   "names|IpcKit.csproj|IpcKit/IpcName*.cs|FullyQualifiedName~IpcKit.Tests.IpcNameTests|FullyQualifiedName~IpcKit.Tests.Synchronization.NamedSemaphoreTests|FullyQualifiedName~IpcKit.Tests.SharedMemory.RingLifecycleTests"
   "gateway-auth|IpcKit.Gateway.csproj|IpcKit.Gateway/Http/GatewayToken.cs IpcKit.Gateway/Http/GatewayMiddleware.cs IpcKit.Gateway/Http/TokenFile.cs|FullyQualifiedName~IpcKit.Tests.Gateway."
-  "locks|IpcKit.csproj|IpcKit/Synchronization/*Lock*.cs|FullyQualifiedName~IpcKit.Tests.Synchronization."
+  "locks|IpcKit.csproj|IpcKit/Synchronization/LockFile.cs IpcKit/Synchronization/LockFile.Unix.cs IpcKit/Synchronization/LockLease.cs IpcKit/Synchronization/NamedLock.cs|FullyQualifiedName~IpcKit.Tests.Synchronization.NamedLock"
   "ring|IpcKit.csproj|IpcKit/SharedMemory/RingReader.cs IpcKit/SharedMemory/RingWriter.cs IpcKit/SharedMemory/RingMapping.cs IpcKit/SharedMemory/RingBatch.cs IpcKit/SharedMemory/RingClaim.cs|(FullyQualifiedName~IpcKit.Tests.SharedMemory.|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzReplayTests|FullyQualifiedName~IpcKit.Tests.Reliability.FuzzFindingsTests|FullyQualifiedName~IpcKit.Tests.Reliability.RingPositionTests)&FullyQualifiedName!~million"
 )
 

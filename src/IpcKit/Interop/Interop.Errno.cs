@@ -17,6 +17,7 @@ internal static partial class Interop
         internal const int EINVAL = 22;
         internal const int ENFILE = 23;
         internal const int EMFILE = 24;
+        internal const int EISDIR = 21;
         internal const int ENOSPC = 28;
 
         internal static readonly int EAGAIN = OperatingSystem.IsLinux() ? 11 : 35;
@@ -24,6 +25,8 @@ internal static partial class Interop
         internal static readonly int ENOSYS = OperatingSystem.IsLinux() ? 38 : 78;
         internal static readonly int EOVERFLOW = OperatingSystem.IsLinux() ? 75 : 84;
         internal static readonly int ETIMEDOUT = OperatingSystem.IsLinux() ? 110 : 60;
+        internal static readonly int ELOOP = OperatingSystem.IsLinux() ? 40 : 62;
+        internal static readonly int EOPNOTSUPP = OperatingSystem.IsLinux() ? 95 : 102;
     }
 #pragma warning restore IDE1006
 

@@ -20,16 +20,25 @@ internal static partial class Interop
         private const int StatxSize = 256;
 
         // struct statx offsets; the layout is the same on every Linux architecture, unlike struct stat.
+        private const int StatxLinkCountOffset = 16;
         private const int StatxUidOffset = 20;
         private const int StatxModeOffset = 28;
         private const int StatxInodeOffset = 32;
+        private const int StatxSizeOffset = 40;
 
         /// <summary>The file type bits of a mode, and the value for a directory.</summary>
         internal const uint TypeMask = 0xF000;
         internal const uint TypeDirectory = 0x4000;
 
         /// <summary>What statx reports about one file.</summary>
-        internal readonly record struct FileStatus(uint UserId, uint Mode, ulong Inode);
+        internal readonly record struct FileStatus(uint UserId, uint Mode, ulong Inode)
+        {
+            /// <summary>Hard links to the inode; 0 once it was unlinked while still open.</summary>
+            internal uint LinkCount { get; init; }
+
+            /// <summary>The size in bytes.</summary>
+            internal ulong Size { get; init; }
+        }
 
         [LibraryImport(Libraries.Libc, EntryPoint = "geteuid")]
         internal static partial uint GetEffectiveUserId();
@@ -104,7 +113,11 @@ internal static partial class Interop
             return new FileStatus(
                 *(uint*)(buffer + StatxUidOffset),
                 *(ushort*)(buffer + StatxModeOffset),
-                *(ulong*)(buffer + StatxInodeOffset));
+                *(ulong*)(buffer + StatxInodeOffset))
+            {
+                LinkCount = *(uint*)(buffer + StatxLinkCountOffset),
+                Size = *(ulong*)(buffer + StatxSizeOffset),
+            };
         }
     }
 }

@@ -48,6 +48,10 @@ internal static partial class Interop
             return SemOpenCreate(name, oflag, mode, value);
         }
 
+        /// <summary>Initializes a sem_t in memory; IpcKit writes a process-shared one into a new semaphore file.</summary>
+        [LibraryImport(Libraries.Semaphores, EntryPoint = "sem_init", SetLastError = true)]
+        internal static unsafe partial int SemInit(byte* sem, int processShared, uint value);
+
         [LibraryImport(Libraries.Semaphores, EntryPoint = "sem_close", SetLastError = true)]
         internal static partial int SemClose(IntPtr sem);
 

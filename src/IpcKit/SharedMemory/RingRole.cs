@@ -240,7 +240,7 @@ internal sealed class RingRole : IDisposable
             Sleeps++;
             try
             {
-                wake.Wait(Slice(now, deadline), cancellationToken);
+                wake.TryWait(Slice(now, deadline), cancellationToken);
             }
             finally
             {
@@ -287,7 +287,7 @@ internal sealed class RingRole : IDisposable
             Sleeps++;
             try
             {
-                await wake.WaitAsync(Slice(now, deadline), cancellationToken).ConfigureAwait(false);
+                await wake.TryWaitAsync(Slice(now, deadline), cancellationToken).ConfigureAwait(false);
             }
             finally
             {

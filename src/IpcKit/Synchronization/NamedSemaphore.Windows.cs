@@ -6,12 +6,9 @@ namespace IpcKit.Synchronization;
 // session share it and other sessions (other users, services) cannot see it.
 public sealed partial class NamedSemaphore
 {
-    // MAX_PATH (260) for "Local\ipckit.NAME", rounded down.
-    private const int WindowsMaxNameLength = 240;
-
     private Semaphore? _windows;
 
-    private static string WindowsName(string name) => @"Local\" + IpcName.Prefix + name;
+    private static string WindowsName(string name) => IpcName.SemaphoreOsName(name);
 
     [SupportedOSPlatform("windows")]
     private static NamedSemaphore CreateWindows(string name, int initialCount, int maximumCount, bool openExisting, out bool created)

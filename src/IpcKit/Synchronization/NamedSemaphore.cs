@@ -1,13 +1,16 @@
+using System.Globalization;
+
 namespace IpcKit.Synchronization;
 
 /// <summary>
 /// A counting semaphore shared by processes on one machine through a name: the traffic light between processes.
-/// Linux and macOS use POSIX named semaphores (sem_open), Windows a named kernel semaphore in the session namespace.
+/// Linux and macOS use POSIX named semaphores, Windows a named kernel semaphore in the session namespace.
 /// </summary>
 /// <remarks>
 /// The OS object for name <c>N</c> is <c>/ipckit.N</c> on Linux and macOS (on Linux the file
-/// <c>/dev/shm/sem.ipckit.N</c>) and <c>Local\ipckit.N</c> on Windows; see docs/named-semaphore.md.
-/// Semaphores are not owned: any process may release, and a count taken by a process that dies is not returned.
+/// <c>/dev/shm/sem.ipckit.N</c>) and <c>Local\ipckit.N</c> on Windows (<see cref="IpcName.GetSemaphoreOsName"/>);
+/// see docs/named-semaphore.md. Semaphores are not owned: any process may release, and a count taken by a process
+/// that dies is not returned. For mutual exclusion that survives a killed holder use <see cref="NamedLock"/>.
 /// </remarks>
 public sealed partial class NamedSemaphore : IDisposable
 {
@@ -15,6 +18,9 @@ public sealed partial class NamedSemaphore : IDisposable
     // when a token can cancel the wait, so cancellation is observed promptly, and long otherwise to stay idle.
     private const int CancellableSliceMilliseconds = 20;
     private const int IdleSliceMilliseconds = 250;
+
+    // CreateOrOpen alternates open and exclusive create while another process creates or deletes the same name.
+    private const int CreateOrOpenAttempts = 100;
 
     private volatile bool _disposed;
 
@@ -33,42 +39,40 @@ public sealed partial class NamedSemaphore : IDisposable
     /// </summary>
     public int? MaximumCount { get; }
 
-    /// <summary>The longest name this OS accepts (the name rule: 1 or more of A-Z a-z 0-9 . _ -, not starting with '.').</summary>
-    public static int MaxNameLength =>
-        OperatingSystem.IsWindows() ? WindowsMaxNameLength : OperatingSystem.IsMacOS() ? MacMaxNameLength : LinuxMaxNameLength;
-
     /// <summary>Creates a new semaphore; fails with <see cref="IpcAlreadyExistsException"/> if the name is taken.</summary>
-    /// <param name="name">The name (see <see cref="MaxNameLength"/> for the rule).</param>
+    /// <param name="name">The name (see <see cref="IpcName.MaxSemaphoreNameLength"/> for the rule).</param>
     /// <param name="initialCount">The count it starts with, between 0 and <paramref name="maximumCount"/>.</param>
     /// <param name="maximumCount">The highest count <see cref="Release"/> may reach; at least 1.</param>
     public static NamedSemaphore Create(string name, int initialCount, int maximumCount = int.MaxValue)
     {
         ValidateCounts(initialCount, maximumCount);
-        ValidateName(name);
+        IpcName.ValidateSemaphore(name);
         return OperatingSystem.IsWindows()
             ? CreateWindows(name, initialCount, maximumCount, openExisting: false, out _)
             : CreateUnix(name, initialCount, maximumCount);
     }
 
     /// <summary>Opens an existing semaphore; fails with <see cref="IpcNotFoundException"/> if there is none.</summary>
+    /// <exception cref="UnauthorizedAccessException">The semaphore belongs to another user or is open to other users.</exception>
     public static NamedSemaphore Open(string name)
     {
-        ValidateName(name);
+        IpcName.ValidateSemaphore(name);
         return OperatingSystem.IsWindows() ? OpenWindows(name) : OpenUnix(name);
     }
 
     /// <summary>Opens the semaphore if it exists, else creates it; <paramref name="created"/> tells which happened.</summary>
+    /// <exception cref="UnauthorizedAccessException">The existing semaphore belongs to another user or is open to other users.</exception>
     public static NamedSemaphore CreateOrOpen(string name, int initialCount, int maximumCount, out bool created)
     {
         ValidateCounts(initialCount, maximumCount);
-        ValidateName(name);
+        IpcName.ValidateSemaphore(name);
         if (OperatingSystem.IsWindows())
         {
             return CreateWindows(name, initialCount, maximumCount, openExisting: true, out created);
         }
 
-        // Two processes may race here: each tries to open, then to create exclusively, until one of them wins.
-        for (int attempt = 0; ; attempt++)
+        // Two processes may race here (one creating, one deleting): each tries to open, then to create exclusively.
+        for (int attempt = 1; ; attempt++)
         {
             try
             {
@@ -76,7 +80,7 @@ public sealed partial class NamedSemaphore : IDisposable
                 created = false;
                 return semaphore;
             }
-            catch (IpcNotFoundException) when (attempt < 100)
+            catch (IpcNotFoundException) when (attempt < CreateOrOpenAttempts)
             {
             }
 
@@ -86,7 +90,7 @@ public sealed partial class NamedSemaphore : IDisposable
                 created = true;
                 return semaphore;
             }
-            catch (IpcAlreadyExistsException) when (attempt < 100)
+            catch (IpcAlreadyExistsException) when (attempt < CreateOrOpenAttempts)
             {
             }
         }
@@ -104,24 +108,10 @@ public sealed partial class NamedSemaphore : IDisposable
         }
 
         DeleteInternal(internalName);
-        string osName = PosixName(internalName);
-        SafeSemaphoreHandle count = Interop.Semaphores.SemOpen(osName, Interop.Semaphores.O_CREAT | Interop.Semaphores.O_EXCL, OwnerReadWrite, 0);
-        if (count.IsInvalid)
-        {
-            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            count.Dispose();
-            throw Interop.GetExceptionForErrno(errno, "create", $"semaphore {osName}", internalName);
-        }
-
-        if (OperatingSystem.IsLinux())
-        {
-            SetOwnerOnly(LinuxFilePath(osName));
-        }
-
-        return new NamedSemaphore(internalName, int.MaxValue) { _count = count };
+        return new NamedSemaphore(internalName, int.MaxValue) { _count = CreateObject(internalName, internalName, 0, "semaphore") };
     }
 
-    /// <summary>Opens a semaphore made by <see cref="CreateInternal"/>.</summary>
+    /// <summary>Opens a semaphore made by <see cref="CreateInternal"/>, with the same owner check as <see cref="Open"/>.</summary>
     internal static NamedSemaphore OpenInternal(string internalName)
     {
         if (OperatingSystem.IsWindows())
@@ -129,26 +119,20 @@ public sealed partial class NamedSemaphore : IDisposable
             return OpenWindows(internalName);
         }
 
-        string osName = PosixName(internalName);
-        SafeSemaphoreHandle count = Interop.Semaphores.SemOpen(osName, 0);
-        if (count.IsInvalid)
-        {
-            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            count.Dispose();
-            throw Interop.GetExceptionForErrno(errno, "open", $"semaphore {osName}", internalName);
-        }
-
-        return new NamedSemaphore(internalName, int.MaxValue) { _count = count };
+        return new NamedSemaphore(internalName, int.MaxValue) { _count = OpenObject(internalName, internalName, "semaphore") };
     }
 
     /// <summary>Removes a semaphore made by <see cref="CreateInternal"/>; false if there was none.</summary>
     internal static bool DeleteInternal(string internalName) =>
-        !OperatingSystem.IsWindows() && Unlink(internalName, PosixName(internalName));
+        !OperatingSystem.IsWindows() && Unlink(internalName, internalName);
+
+    /// <summary>The POSIX name of a semaphore (internal names included), for messages.</summary>
+    internal static string PosixName(string name) => IpcName.SemaphoreOsName(name);
 
     /// <summary>Whether a semaphore with this name exists.</summary>
     public static bool Exists(string name)
     {
-        ValidateName(name);
+        IpcName.ValidateSemaphore(name);
         return OperatingSystem.IsWindows() ? ExistsWindows(name) : ExistsUnix(name);
     }
 
@@ -158,22 +142,8 @@ public sealed partial class NamedSemaphore : IDisposable
     /// </summary>
     public static bool Delete(string name)
     {
-        ValidateName(name);
+        IpcName.ValidateSemaphore(name);
         return !OperatingSystem.IsWindows() && DeleteUnix(name);
-    }
-
-    /// <summary>The OS object name for <paramref name="name"/>: <c>/ipckit.NAME</c> on Unix, <c>Local\ipckit.NAME</c> on Windows.</summary>
-    public static string GetOsName(string name)
-    {
-        ValidateName(name);
-        return OperatingSystem.IsWindows() ? WindowsName(name) : PosixName(name);
-    }
-
-    /// <summary>On Linux the file that backs the semaphore (<c>/dev/shm/sem.ipckit.NAME</c>); null elsewhere.</summary>
-    public static string? GetFilePath(string name)
-    {
-        ValidateName(name);
-        return OperatingSystem.IsLinux() ? LinuxFilePath(PosixName(name)) : null;
     }
 
     /// <summary>The current count, or null where the OS cannot read it (macOS). Other processes may change it at any time.</summary>
@@ -183,53 +153,37 @@ public sealed partial class NamedSemaphore : IDisposable
         return OperatingSystem.IsWindows() ? GetCurrentCountWindows() : GetCurrentCountUnix();
     }
 
-    /// <summary>Takes one count, waiting as long as it takes.</summary>
-    public void Wait() => WaitCore(Timeout.Infinite, CancellationToken.None);
-
-    /// <summary>Takes one count, waiting until <paramref name="cancellationToken"/> is cancelled.</summary>
+    /// <summary>Takes one count, waiting at most <paramref name="timeout"/> (null or <see cref="Timeout.InfiniteTimeSpan"/>: no limit).</summary>
+    /// <exception cref="TimeoutException">No count became available in time.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled first.</exception>
-    public void Wait(CancellationToken cancellationToken) => WaitCore(Timeout.Infinite, cancellationToken);
-
-    /// <summary>Takes one count, waiting at most <paramref name="timeout"/>; false if it timed out.</summary>
-    public bool Wait(TimeSpan timeout) => WaitCore(ToMilliseconds(timeout), CancellationToken.None);
-
-    /// <summary>Takes one count, waiting at most <paramref name="timeout"/> or until cancelled; false if it timed out.</summary>
-    public bool Wait(TimeSpan timeout, CancellationToken cancellationToken) => WaitCore(ToMilliseconds(timeout), cancellationToken);
-
-    /// <summary>Takes one count if one is available now, without waiting.</summary>
-    public bool TryWait() => WaitCore(0, CancellationToken.None);
-
-    /// <summary>
-    /// Takes one count, waiting at most <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/> for no limit);
-    /// false if it timed out. The wait does not occupy a thread-pool thread.
-    /// </summary>
-    public ValueTask<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public void Wait(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        int milliseconds = ToMilliseconds(timeout);
-        ThrowIfDisposed();
-        if (cancellationToken.IsCancellationRequested)
+        int milliseconds = ToMilliseconds(timeout, Timeout.Infinite);
+        if (!WaitCore(milliseconds, cancellationToken))
         {
-            return ValueTask.FromCanceled<bool>(cancellationToken);
+            throw TimedOut(milliseconds);
         }
-
-        if (TryTakeNow())
-        {
-            return new ValueTask<bool>(true);
-        }
-
-        if (milliseconds == 0)
-        {
-            return new ValueTask<bool>(false);
-        }
-
-        return OperatingSystem.IsWindows()
-            ? WaitWindowsAsync(milliseconds, cancellationToken)
-            : new ValueTask<bool>(AsyncWaiter.Start(this, milliseconds, cancellationToken));
     }
 
-    /// <summary>Takes one count, waiting asynchronously until one is available or the token is cancelled.</summary>
-    public async ValueTask WaitAsync(CancellationToken cancellationToken = default) =>
-        await WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+    /// <summary>Takes one count if one becomes available within <paramref name="timeout"/> (null: only if one is there now); false otherwise.</summary>
+    /// <exception cref="OperationCanceledException">The token was cancelled first.</exception>
+    public bool TryWait(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        WaitCore(ToMilliseconds(timeout, 0), cancellationToken);
+
+    /// <summary>The asynchronous <see cref="Wait"/>: it does not occupy a thread-pool thread while it waits.</summary>
+    /// <exception cref="TimeoutException">No count became available in time.</exception>
+    public async ValueTask WaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        int milliseconds = ToMilliseconds(timeout, Timeout.Infinite);
+        if (!await WaitCoreAsync(milliseconds, cancellationToken).ConfigureAwait(false))
+        {
+            throw TimedOut(milliseconds);
+        }
+    }
+
+    /// <summary>The asynchronous <see cref="TryWait"/>: false when no count became available in time.</summary>
+    public ValueTask<bool> TryWaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        WaitCoreAsync(ToMilliseconds(timeout, 0), cancellationToken);
 
     /// <summary>Adds <paramref name="count"/> to the count, waking up to that many waiters.</summary>
     /// <exception cref="SemaphoreFullException">The count would exceed <see cref="MaximumCount"/>; nothing was added.</exception>
@@ -267,7 +221,7 @@ public sealed partial class NamedSemaphore : IDisposable
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"named semaphore '{Name}' ({GetOsName(Name)})";
+    public override string ToString() => $"named semaphore '{Name}' ({IpcName.SemaphoreOsName(Name)})";
 
     private bool WaitCore(int timeoutMilliseconds, CancellationToken cancellationToken)
     {
@@ -309,11 +263,35 @@ public sealed partial class NamedSemaphore : IDisposable
         }
     }
 
+    private ValueTask<bool> WaitCoreAsync(int milliseconds, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        if (TryTakeNow())
+        {
+            return new ValueTask<bool>(true);
+        }
+
+        if (milliseconds == 0)
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        return OperatingSystem.IsWindows()
+            ? WaitWindowsAsync(milliseconds, cancellationToken)
+            : new ValueTask<bool>(AsyncWaiter.Start(this, milliseconds, cancellationToken));
+    }
+
     private bool TryTakeNow() => OperatingSystem.IsWindows() ? WaitSliceWindows(0) : TryTakeUnix();
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    private static void ValidateName(string name) => IpcName.Validate(name, MaxNameLength, "semaphore");
+    private TimeoutException TimedOut(int milliseconds) =>
+        new($"No count on {this} within {milliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
 
     private static void ValidateCounts(int initialCount, int maximumCount)
     {
@@ -322,12 +300,18 @@ public sealed partial class NamedSemaphore : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(initialCount, maximumCount);
     }
 
-    private static int ToMilliseconds(TimeSpan timeout)
+    /// <summary>A timeout as milliseconds for the waits: null means <paramref name="whenNull"/>, infinite is -1.</summary>
+    internal static int ToMilliseconds(TimeSpan? timeout, int whenNull, string parameterName = "timeout")
     {
-        long milliseconds = (long)timeout.TotalMilliseconds;
+        if (timeout is not TimeSpan value)
+        {
+            return whenNull;
+        }
+
+        long milliseconds = (long)value.TotalMilliseconds;
         if (milliseconds < -1 || milliseconds > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be Timeout.InfiniteTimeSpan or between 0 and int.MaxValue milliseconds.");
+            throw new ArgumentOutOfRangeException(parameterName, value, "The timeout must be Timeout.InfiniteTimeSpan or between 0 and int.MaxValue milliseconds.");
         }
 
         return (int)milliseconds;

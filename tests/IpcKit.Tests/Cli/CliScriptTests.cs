@@ -5,6 +5,7 @@ public sealed class CliScriptTests
 {
     [SkippableTheory]
     [InlineData("sem.sh")]
+    [InlineData("lock.sh")]
     [InlineData("ring.sh")]
     [InlineData("pipe.sh")]
     public async Task Script_passes(string script)

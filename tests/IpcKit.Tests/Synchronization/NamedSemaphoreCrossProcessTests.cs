@@ -53,7 +53,7 @@ public sealed class NamedSemaphoreCrossProcessTests : IDisposable
     {
         string name = NewName();
         using NamedSemaphore semaphore = NamedSemaphore.Create(name, 0, 10);
-        ValueTask<bool> wait = semaphore.WaitAsync(TestTimeouts.Unexpected);
+        ValueTask<bool> wait = semaphore.TryWaitAsync(TestTimeouts.Unexpected);
 
         using ChildProcess child = ChildProcess.Start("sem-release", name, "3");
         await child.AssertExitCodeAsync(0);
@@ -99,7 +99,7 @@ public sealed class NamedSemaphoreCrossProcessTests : IDisposable
         using ChildProcess child = ChildProcess.StartProgram("/bin/sh", ["-c", $"umask {umask} && exec dotnet exec '{cli}' sem create {name} --max 4"]);
         await child.AssertExitCodeAsync(0);
 
-        string path = NamedSemaphore.GetFilePath(name)!;
+        string path = IpcName.GetSemaphorePath(name)!;
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path + "~free"));
     }
@@ -115,8 +115,8 @@ public sealed class NamedSemaphoreCrossProcessTests : IDisposable
         using NamedSemaphore toC = NamedSemaphore.Create(back, 0, 1);
 
         // The C program opens both by their documented OS names: it posts the first, then waits on the second.
-        using ChildProcess peer = ChildProcess.StartProgram(binary, [NamedSemaphore.GetOsName(name), NamedSemaphore.GetOsName(back)]);
-        Assert.True(await toDotnet.WaitAsync(TestTimeouts.Unexpected), peer.Describe());
+        using ChildProcess peer = ChildProcess.StartProgram(binary, [IpcName.GetSemaphoreOsName(name), IpcName.GetSemaphoreOsName(back)]);
+        Assert.True(await toDotnet.TryWaitAsync(TestTimeouts.Unexpected), peer.Describe());
         await peer.WaitForLineAsync("WAITING");
         toC.Release();
         await peer.WaitForLineAsync("WOKEN");

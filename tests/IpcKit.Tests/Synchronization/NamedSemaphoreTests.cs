@@ -100,11 +100,11 @@ public sealed class NamedSemaphoreTests : IDisposable
     [Fact]
     public void A_name_too_long_for_the_OS_is_rejected_and_the_longest_one_works()
     {
-        string tooLong = new('x', NamedSemaphore.MaxNameLength + 1);
+        string tooLong = new('x', IpcName.MaxSemaphoreNameLength + 1);
         var exception = Assert.Throws<ArgumentException>(() => NamedSemaphore.Create(tooLong, 0, 1));
-        Assert.Contains($"at most {NamedSemaphore.MaxNameLength}", exception.Message, StringComparison.Ordinal);
+        Assert.Contains($"at most {IpcName.MaxSemaphoreNameLength}", exception.Message, StringComparison.Ordinal);
 
-        string longest = NewName() + new string('y', NamedSemaphore.MaxNameLength - NewName().Length);
+        string longest = NewName() + new string('y', IpcName.MaxSemaphoreNameLength - NewName().Length);
         _names.Add(longest);
         using NamedSemaphore semaphore = NamedSemaphore.Create(longest, 1, 1);
         Assert.True(semaphore.TryWait());
@@ -159,28 +159,39 @@ public sealed class NamedSemaphoreTests : IDisposable
     }
 
     [Fact]
-    public void Wait_with_a_timeout_returns_false_after_about_the_timeout()
+    public void TryWait_with_a_timeout_returns_false_and_Wait_throws_TimeoutException_after_about_the_timeout()
     {
         using NamedSemaphore semaphore = NamedSemaphore.Create(NewName(), 0, 1);
 
         var watch = Stopwatch.StartNew();
-        Assert.False(semaphore.Wait(TestTimeouts.Expected));
+        Assert.False(semaphore.TryWait(TestTimeouts.Expected));
         watch.Stop();
 
         Assert.InRange(watch.Elapsed, TestTimeouts.Expected - TimeSpan.FromMilliseconds(20), TestTimeouts.Unexpected);
-        Assert.False(semaphore.Wait(TimeSpan.Zero));
+        Assert.False(semaphore.TryWait(TimeSpan.Zero));
+        Assert.False(semaphore.TryWait());
+
+        var timedOut = Assert.Throws<TimeoutException>(() => semaphore.Wait(TimeSpan.FromMilliseconds(50)));
+        Assert.Contains(semaphore.Name, timedOut.Message, StringComparison.Ordinal);
+        Assert.Contains("50 ms", timedOut.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => semaphore.TryWait(TimeSpan.FromMilliseconds(-2)));
     }
 
     [Fact]
-    public async Task WaitAsync_with_a_timeout_returns_false_after_about_the_timeout()
+    public async Task TryWaitAsync_returns_false_and_WaitAsync_throws_TimeoutException_after_about_the_timeout()
     {
         using NamedSemaphore semaphore = NamedSemaphore.Create(NewName(), 0, 1);
 
         var watch = Stopwatch.StartNew();
-        Assert.False(await semaphore.WaitAsync(TestTimeouts.Expected));
+        Assert.False(await semaphore.TryWaitAsync(TestTimeouts.Expected));
         watch.Stop();
 
         Assert.InRange(watch.Elapsed, TestTimeouts.Expected - TimeSpan.FromMilliseconds(20), TestTimeouts.Unexpected);
+
+        await Assert.ThrowsAsync<TimeoutException>(async () => await semaphore.WaitAsync(TimeSpan.FromMilliseconds(50)));
+        semaphore.Release();
+        await semaphore.WaitAsync();
+        Assert.False(semaphore.TryWait());
     }
 
     [Fact]
@@ -189,12 +200,12 @@ public sealed class NamedSemaphoreTests : IDisposable
         using NamedSemaphore semaphore = NamedSemaphore.Create(NewName(), 0, 1);
         using var cancellation = new CancellationTokenSource();
 
-        Task wait = Task.Factory.StartNew(() => semaphore.Wait(cancellation.Token), TaskCreationOptions.LongRunning);
+        Task wait = Task.Factory.StartNew(() => semaphore.Wait(cancellationToken: cancellation.Token), TaskCreationOptions.LongRunning);
         Assert.NotSame(wait, await Task.WhenAny(wait, Task.Delay(TestTimeouts.Expected)));
         cancellation.Cancel();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(TestTimeouts.Unexpected));
-        Assert.Throws<OperationCanceledException>(() => semaphore.Wait(cancellation.Token));
+        Assert.Throws<OperationCanceledException>(() => semaphore.Wait(cancellationToken: cancellation.Token));
     }
 
     [Fact]
@@ -203,7 +214,7 @@ public sealed class NamedSemaphoreTests : IDisposable
         using NamedSemaphore semaphore = NamedSemaphore.Create(NewName(), 0, 1);
         using var cancellation = new CancellationTokenSource();
 
-        ValueTask<bool> wait = semaphore.WaitAsync(Timeout.InfiniteTimeSpan, cancellation.Token);
+        ValueTask<bool> wait = semaphore.TryWaitAsync(Timeout.InfiniteTimeSpan, cancellation.Token);
         Assert.False(wait.IsCompleted);
         cancellation.Cancel();
 
@@ -214,7 +225,7 @@ public sealed class NamedSemaphoreTests : IDisposable
 
         // The released count goes to the next waiter, not to the cancelled one.
         semaphore.Release();
-        Assert.True(await semaphore.WaitAsync(TestTimeouts.Unexpected));
+        Assert.True(await semaphore.TryWaitAsync(TestTimeouts.Unexpected));
         Assert.False(semaphore.TryWait());
     }
 
@@ -223,11 +234,11 @@ public sealed class NamedSemaphoreTests : IDisposable
     {
         using NamedSemaphore semaphore = NamedSemaphore.Create(NewName(), 1, 2);
 
-        ValueTask<bool> immediate = semaphore.WaitAsync(TestTimeouts.Unexpected);
+        ValueTask<bool> immediate = semaphore.TryWaitAsync(TestTimeouts.Unexpected);
         Assert.True(immediate.IsCompletedSuccessfully);
         Assert.True(await immediate);
 
-        ValueTask<bool> pending = semaphore.WaitAsync(TestTimeouts.Unexpected);
+        ValueTask<bool> pending = semaphore.TryWaitAsync(TestTimeouts.Unexpected);
         Assert.False(pending.IsCompleted);
         semaphore.Release();
         Assert.True(await pending);
@@ -241,7 +252,7 @@ public sealed class NamedSemaphoreTests : IDisposable
 
         // If each wait blocked a pool thread, 64 of them would starve the pool (it injects threads slowly), and the
         // probe below would queue behind them.
-        var waits = Enumerable.Range(0, Waiters).Select(_ => semaphore.WaitAsync(TestTimeouts.Unexpected).AsTask()).ToList();
+        var waits = Enumerable.Range(0, Waiters).Select(_ => semaphore.TryWaitAsync(TestTimeouts.Unexpected).AsTask()).ToList();
         await Task.WhenAll(Enumerable.Range(0, Environment.ProcessorCount * 4).Select(_ => Task.Run(() => Thread.Sleep(1)))).WaitAsync(TestTimeouts.Unexpected);
 
         // Counted, not timed: the pool's busy workers (its maximum less what is available). Waits that blocked pool
@@ -276,17 +287,17 @@ public sealed class NamedSemaphoreTests : IDisposable
         string name = NewName();
         if (OperatingSystem.IsWindows())
         {
-            Assert.Equal($"Local\\ipckit.{name}", NamedSemaphore.GetOsName(name));
-            Assert.Null(NamedSemaphore.GetFilePath(name));
+            Assert.Equal($"Local\\ipckit.{name}", IpcName.GetSemaphoreOsName(name));
+            Assert.Null(IpcName.GetSemaphorePath(name));
             return;
         }
 
-        Assert.Equal($"/ipckit.{name}", NamedSemaphore.GetOsName(name));
+        Assert.Equal($"/ipckit.{name}", IpcName.GetSemaphoreOsName(name));
         if (OperatingSystem.IsLinux())
         {
-            Assert.Equal($"/dev/shm/sem.ipckit.{name}", NamedSemaphore.GetFilePath(name));
+            Assert.Equal($"/dev/shm/sem.ipckit.{name}", IpcName.GetSemaphorePath(name));
             using NamedSemaphore semaphore = NamedSemaphore.Create(name, 0, 1);
-            Assert.True(File.Exists(NamedSemaphore.GetFilePath(name)));
+            Assert.True(File.Exists(IpcName.GetSemaphorePath(name)));
         }
     }
 

@@ -30,7 +30,7 @@ internal static class SemaphoreChildren
 
             long start = Stopwatch.GetTimestamp();
             ping.Release();
-            if (!pong.Wait(s_deadline))
+            if (!pong.TryWait(s_deadline))
             {
                 throw new TimeoutException("No pong.");
             }
@@ -55,7 +55,7 @@ internal static class SemaphoreChildren
         var window = new Window();
         for (long n = 0; n < total; n++)
         {
-            if (!ping.Wait(s_deadline))
+            if (!ping.TryWait(s_deadline))
             {
                 throw new TimeoutException("No ping.");
             }

@@ -112,7 +112,7 @@ internal static class Report
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}");
-        text.AppendLine("Figures are medians of the runs. 'vs pipe' compares with the raw .NET named pipe measured in the same run (one-way and requests: throughput, times faster; ping-pong and fixed-rate: p50 ratio, lower is better); 'vs StreamJsonRpc' compares the same way with StreamJsonRpc (MessagePack formatter, named pipe) at the same pattern and concurrency; 'vs C' compares with the C program of the same pattern.");
+        text.AppendLine("Figures are medians of the runs. 'vs pipe' compares with the raw .NET named pipe measured in the same run (one-way and requests: throughput, times faster; ping-pong, fixed-rate and the lock patterns: p50 ratio, lower is better); 'vs StreamJsonRpc' compares the same way with StreamJsonRpc (MessagePack formatter, named pipe) at the same pattern and concurrency; 'vs C' compares with the C program of the same pattern.");
         text.AppendLine();
         // The bridge group's column appears only where bridge scenarios ran.
         bool nats = all.Any(m => m.Scenario.Group == "bridge");

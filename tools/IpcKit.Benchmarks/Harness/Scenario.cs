@@ -9,7 +9,7 @@ internal sealed record Scenario
     /// <summary>The transport as shown in the table, for example "IpcKit ring (busy-spin)".</summary>
     public required string Name { get; init; }
 
-    /// <summary>The pattern, which decides the figure compared: one-way, ping-pong, fixed-rate, requests, idle.</summary>
+    /// <summary>The pattern, which decides the figure compared: one-way, ping-pong, fixed-rate, requests, idle, uncontended, hand-off, takeover.</summary>
     public required string Kind { get; init; }
 
     /// <summary>Payload bytes per message (0 where it does not apply).</summary>
@@ -34,10 +34,12 @@ internal sealed record Scenario
     public string CompareKey => $"{Kind}/{Payload}";
 
     /// <summary>
-    /// Whether this pattern is judged by its latency (ping-pong, fixed-rate: p50 ratio, lower is better) rather than by
-    /// its throughput (one-way, requests: rate ratio, higher is better), even where both were measured.
+    /// Whether this pattern is judged by its latency (ping-pong, fixed-rate, and the lock patterns uncontended, hand-off,
+    /// takeover: p50 ratio, lower is better) rather than by its throughput (one-way, requests: rate ratio, higher is
+    /// better), even where both were measured. An uncontended lock's rate includes the timing of every pair; its p50 is
+    /// the pair itself.
     /// </summary>
-    public bool ComparesLatency => Kind is "ping-pong" or "fixed-rate";
+    public bool ComparesLatency => Kind is "ping-pong" or "fixed-rate" or "uncontended" or "hand-off" or "takeover";
 }
 
 /// <summary>What every scenario run may use.</summary>

@@ -29,7 +29,7 @@ internal static class SemCommands
         command.SetAction(parse =>
         {
             using NamedSemaphore semaphore = NamedSemaphore.Create(parse.GetValue(name)!, parse.GetValue(initial), parse.GetValue(max));
-            Console.Out.WriteLine($"created {semaphore.Name} ({NamedSemaphore.GetOsName(semaphore.Name)})");
+            Console.Out.WriteLine($"created {semaphore.Name} ({IpcName.GetSemaphoreOsName(semaphore.Name)})");
             return 0;
         });
         return command;
@@ -43,7 +43,7 @@ internal static class SemCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             using NamedSemaphore semaphore = NamedSemaphore.Open(parse.GetValue(name)!);
-            bool taken = await semaphore.WaitAsync(CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken);
+            bool taken = await semaphore.TryWaitAsync(CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken);
             if (!taken)
             {
                 Console.Error.WriteLine($"ipckit: timed out: no count on {semaphore} within {parse.GetValue(timeout)} ms.");
@@ -93,15 +93,15 @@ internal static class SemCommands
     {
         Argument<string> name = CliOptions.Name("semaphore");
         Option<bool> json = CliOptions.JsonOutput();
-        var command = new Command("info", "Show the OS name, the backing file (Linux) and the current count.") { name, json };
+        var command = new Command("info", "Show the OS name, the backing file (Linux), the current count and the maximum (2147483647: no maximum), the same values in text and JSON.") { name, json };
         command.SetAction(parse =>
         {
             using NamedSemaphore semaphore = NamedSemaphore.Open(parse.GetValue(name)!);
             var info = new
             {
                 name = semaphore.Name,
-                osName = NamedSemaphore.GetOsName(semaphore.Name),
-                path = NamedSemaphore.GetFilePath(semaphore.Name),
+                osName = IpcName.GetSemaphoreOsName(semaphore.Name),
+                path = IpcName.GetSemaphorePath(semaphore.Name),
                 value = semaphore.GetCurrentCount(),
                 maximum = semaphore.MaximumCount,
             };
@@ -115,7 +115,8 @@ internal static class SemCommands
                 Console.Out.WriteLine($"os name: {info.osName}");
                 Console.Out.WriteLine($"path:    {info.path ?? "(none on this OS)"}");
                 Console.Out.WriteLine($"value:   {info.value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(not readable on this OS)"}");
-                Console.Out.WriteLine($"maximum: {(info.maximum is int m ? (m == int.MaxValue ? "unlimited" : m.ToString(System.Globalization.CultureInfo.InvariantCulture)) : "(unknown)")}");
+                // The same number as the JSON (2147483647 is int.MaxValue, the count a semaphore without a maximum may reach).
+                Console.Out.WriteLine($"maximum: {info.maximum?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(not known on this OS)"}");
             }
 
             return 0;
