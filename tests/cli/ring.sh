@@ -60,6 +60,20 @@ expect_output "died" "the message says the writer died"
 
 expect 2 "produce a message larger than the ring allows" -- ipckit ring produce "$name" --size 40000
 expect_output "larger than ring" "oversize is explained"
+# The longest valid name (241 characters on Linux) works with every verb, and delete leaves nothing behind.
+long="t-clil-$UNIQUE"
+while [ ${#long} -lt 241 ]; do long="${long}n"; done
+trap 'kill -9 "$producer" 2>/dev/null; ipckit ring delete "$name" >/dev/null 2>&1; ipckit ring delete "$long" >/dev/null 2>&1' EXIT
+expect 0 "create with the longest name" -- ipckit ring create "$long" --capacity 4096
+expect 0 "produce with the longest name" -- ipckit ring produce "$long" --count 10 --size 8
+expect 0 "consume with the longest name" -- ipckit ring consume "$long" --count 10 --timeout 5000
+expect 0 "inspect with the longest name" -- ipckit ring inspect "$long"
+expect 0 "delete with the longest name" -- ipckit ring delete "$long"
+expect 2 "one character more is refused" -- ipckit ring create "${long}n"
+if [ "$(uname)" = Linux ] && ls /dev/shm | grep -q "t-clil-$UNIQUE"; then
+  echo "FAIL: /dev/shm still holds the ring with the longest name"; failures=$((failures + 1))
+fi
+
 for verb in create produce consume inspect delete; do
   expect 0 "ring $verb --help" -- ipckit ring "$verb" --help
 done

@@ -40,14 +40,20 @@ public static class RingBuffer
     /// Removes the ring's file and its semaphores; processes attached keep their mapping until they detach.
     /// Returns false if there was no ring file.
     /// </summary>
+    /// <exception cref="UnauthorizedAccessException">What is at the name is not this user's private ring file; nothing is removed.</exception>
     public static bool Delete(string name)
     {
         ValidateName(name);
         string path = GetPath(name);
-        bool existed = File.Exists(path);
-        File.Delete(path);
-        File.Delete(RingRole.LockPath(path, RingRoleKind.Writer));
-        File.Delete(RingRole.LockPath(path, RingRoleKind.Reader));
+        bool existed = RingFile.DeleteChecked(name, path);
+        if (!OperatingSystem.IsLinux())
+        {
+            // Role lock files exist only where there are no OFD locks; on Linux their names may not even be valid
+            // (a 241-character ring name plus ".writer.lock" is longer than a file name may be).
+            File.Delete(RingRole.LockPath(path, RingRoleKind.Writer));
+            File.Delete(RingRole.LockPath(path, RingRoleKind.Reader));
+        }
+
         NamedSemaphore.DeleteInternal(RingMapping.DataSemaphoreName(name));
         NamedSemaphore.DeleteInternal(RingMapping.SpaceSemaphoreName(name));
         return existed;

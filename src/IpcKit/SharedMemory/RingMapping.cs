@@ -19,6 +19,8 @@ internal sealed unsafe class RingMapping : IDisposable
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
     private byte* _base;
+    private long _mappedLength;
+    private volatile bool _truncated;
     private int _disposed;
 
     private RingMapping(string name, string path, SafeFileHandle file, MemoryMappedFile map, MemoryMappedViewAccessor view)
@@ -70,6 +72,65 @@ internal sealed unsafe class RingMapping : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref long Int64(int offset) => ref Unsafe.AsRef<long>(_base + offset);
 
+    /// <summary>Whether a size check found the file shorter than the mapping (see <see cref="IsIntact"/>).</summary>
+    internal bool IsTruncated => _truncated;
+
+    /// <summary>
+    /// Whether the file still has the length that was mapped (one fstat). Linux unmaps the pages a truncate cuts off
+    /// from every mapping, and the next touch of one is SIGBUS, which .NET cannot turn into an exception: a shrunk file
+    /// must be noticed before its memory is touched. Once false, stays false.
+    /// </summary>
+    internal bool IsIntact()
+    {
+        if (_truncated)
+        {
+            return false;
+        }
+
+        long length;
+        try
+        {
+            length = RandomAccess.GetLength(_file);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+
+        if (length < _mappedLength)
+        {
+            _truncated = true;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Throws <see cref="IpcCorruptionException"/> if the file shrank under the mapping (one fstat).</summary>
+    internal void ThrowIfTruncated()
+    {
+        if (!IsIntact())
+        {
+            throw Truncated();
+        }
+    }
+
+    /// <summary>The error for a file that shrank under the mapping.</summary>
+    internal IpcCorruptionException Truncated()
+    {
+        long length = -1;
+        try
+        {
+            length = RandomAccess.GetLength(_file);
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+        }
+
+        return new IpcCorruptionException(
+            $"Ring '{Name}' ({Path}) was truncated to {length} bytes while this process had it mapped (it must stay {_mappedLength} bytes); stopped before touching the missing pages. A process of this user shrank the file: delete the ring and create it again.");
+    }
+
     /// <summary>Creates the ring file, its header and its semaphores. The file name is claimed atomically (O_EXCL).</summary>
     internal static void Create(string name, RingOptions options)
     {
@@ -89,7 +150,7 @@ internal sealed unsafe class RingMapping : IDisposable
         }
 
         string path = RingBuffer.GetPath(name);
-        using FileStream? stream = CreateExclusive(path);
+        using FileStream? stream = RingFile.CreateExclusive(path);
         if (stream is null)
         {
             if (options.ReclaimAbandoned && RingBuffer.IsAbandoned(name))
@@ -102,39 +163,14 @@ internal sealed unsafe class RingMapping : IDisposable
             throw new IpcAlreadyExistsException(name, $"Cannot create ring '{name}' ({path}): it already exists.");
         }
 
-        InitializeFile(name, stream.SafeFileHandle, capacity, maxMessage);
+        InitializeFile(name, path, stream.SafeFileHandle, capacity, maxMessage);
     }
 
-    /// <summary>Creates the file with O_EXCL (mode 0600 before the umask); null if it already exists.</summary>
-    private static FileStream? CreateExclusive(string path)
-    {
-        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite | FileShare.Delete };
-        if (!OperatingSystem.IsWindows())
-        {
-            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            return new FileStream(path, create);
-        }
-        catch (IOException) when (System.IO.File.Exists(path))
-        {
-            return null;
-        }
-    }
-
-    private static void InitializeFile(string name, SafeFileHandle file, long capacity, int maxMessage)
+    private static void InitializeFile(string name, string path, SafeFileHandle file, long capacity, int maxMessage)
     {
         try
         {
-            // The umask may have removed bits from the create mode; a ring is exactly 0600.
-            if (!OperatingSystem.IsWindows())
-            {
-                System.IO.File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            RandomAccess.SetLength(file, RingLayout.HeaderSize + capacity);
+            RingFile.Reserve(file, name, path, RingLayout.HeaderSize + capacity);
             using MemoryMappedFile map = MemoryMappedFile.CreateFromFile(file, null, RingLayout.HeaderSize + capacity,
                 MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
             using MemoryMappedViewAccessor view = map.CreateViewAccessor(0, RingLayout.HeaderSize, MemoryMappedFileAccess.ReadWrite);
@@ -174,16 +210,7 @@ internal sealed unsafe class RingMapping : IDisposable
     internal static RingMapping Open(string name)
     {
         string path = RingBuffer.GetPath(name);
-        SafeFileHandle file;
-        try
-        {
-            file = System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new IpcNotFoundException(name, $"Cannot open ring '{name}' ({path}): it does not exist.");
-        }
-
+        SafeFileHandle file = RingFile.OpenChecked(name, path, "open");
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         RingMapping? mapping = null;
@@ -204,7 +231,7 @@ internal sealed unsafe class RingMapping : IDisposable
 
             map = MemoryMappedFile.CreateFromFile(file, null, length, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
             view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.ReadWrite);
-            mapping = new RingMapping(name, path, file, map, view);
+            mapping = new RingMapping(name, path, file, map, view) { _mappedLength = length };
             mapping.ReadDescriptor(length);
             mapping.DataReady = OpenSemaphore(name, DataSemaphoreName(name));
             mapping.SpaceReady = OpenSemaphore(name, SpaceSemaphoreName(name));
@@ -258,7 +285,8 @@ internal sealed unsafe class RingMapping : IDisposable
 
         if (magic != RingLayout.Magic)
         {
-            throw new IpcCorruptionException($"'{Path}' is not an IpcKit ring: wrong magic 0x{magic:x16} (expected 0x{RingLayout.Magic:x16}).");
+            // The bytes found are not shown: the file may be anything of this user's that ended up at the name.
+            throw new IpcCorruptionException($"'{Path}' is not an IpcKit ring: it does not start with the ring magic (\"IPCKRING\"). Delete it if it is a leftover.");
         }
 
         int version = Volatile.Read(ref Int32(RingLayout.VersionOffset));

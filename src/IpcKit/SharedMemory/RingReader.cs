@@ -419,6 +419,11 @@ public sealed class RingReader : IDisposable
 
     private unsafe long RefreshTail()
     {
+        if (_mapping.IsTruncated)
+        {
+            throw _mapping.Truncated();
+        }
+
         long tail = Volatile.Read(ref *_writePosition);
         if (tail < _head || tail - _head > _capacity || (tail & (RingLayout.RecordAlignment - 1)) != 0)
         {

@@ -133,7 +133,8 @@ internal sealed class RingRole : IDisposable
     /// <summary>Writes the heartbeat (a process-wide timer calls this a few times a second).</summary>
     internal void Beat()
     {
-        if (_attached)
+        // The size check comes first: a heartbeat written into a truncated file would be SIGBUS on this thread.
+        if (_attached && _mapping.IsIntact())
         {
             Volatile.Write(ref _mapping.Int64(_identityOffset + RingLayout.HeartbeatField), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
@@ -218,6 +219,7 @@ internal sealed class RingRole : IDisposable
 
         NamedSemaphore wake = SleepSemaphore;
         ref int sleeping = ref _mapping.Int32(_sleepingOffset);
+        _mapping.ThrowIfTruncated();
         while (true)
         {
             if (Announce(ref sleeping, ready, out bool done, out PeerGoneReason? gone))
@@ -237,6 +239,8 @@ internal sealed class RingRole : IDisposable
                 return ready();
             }
 
+            // Nothing of the mapping is touched between this check and the sleep, nor after the wake before the next.
+            _mapping.ThrowIfTruncated();
             Sleeps++;
             try
             {
@@ -244,6 +248,7 @@ internal sealed class RingRole : IDisposable
             }
             finally
             {
+                _mapping.ThrowIfTruncated();
                 Withdraw(ref sleeping, wake);
             }
 
@@ -265,6 +270,7 @@ internal sealed class RingRole : IDisposable
         }
 
         NamedSemaphore wake = SleepSemaphore;
+        _mapping.ThrowIfTruncated();
         while (true)
         {
             if (Announce(ref _mapping.Int32(_sleepingOffset), ready, out bool done, out PeerGoneReason? gone))
@@ -284,6 +290,8 @@ internal sealed class RingRole : IDisposable
                 return ready();
             }
 
+            // Nothing of the mapping is touched between this check and the sleep, nor after the wake before the next.
+            _mapping.ThrowIfTruncated();
             Sleeps++;
             try
             {
@@ -291,6 +299,7 @@ internal sealed class RingRole : IDisposable
             }
             finally
             {
+                _mapping.ThrowIfTruncated();
                 Withdraw(ref _mapping.Int32(_sleepingOffset), wake);
             }
 
@@ -348,6 +357,7 @@ internal sealed class RingRole : IDisposable
             if (now >= nextPeerCheck)
             {
                 nextPeerCheck = now + _peerCheckTicks;
+                _mapping.ThrowIfTruncated();
                 if (GetPeerGoneReason() is PeerGoneReason reason && !ready())
                 {
                     throw PeerGone(reason);
@@ -460,6 +470,13 @@ internal sealed class RingRole : IDisposable
 
         _attached = false;
         RingHeartbeat.Unregister(this);
+        if (!_mapping.IsIntact())
+        {
+            // A shrunk file cannot be written (SIGBUS); the kernel drops the role lock when the file is closed.
+            _lockFile?.Dispose();
+            return;
+        }
+
         Volatile.Write(ref _mapping.Int32(_identityOffset + RingLayout.StateField), (int)RingPeerState.Detached);
         Interlocked.MemoryBarrier();
 

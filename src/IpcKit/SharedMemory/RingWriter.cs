@@ -392,6 +392,11 @@ public sealed class RingWriter : IDisposable
     /// <summary>Re-reads the reader's position; true if the ring then has room up to <paramref name="requiredEnd"/>.</summary>
     private unsafe bool RefreshHead(long requiredEnd)
     {
+        if (_mapping.IsTruncated)
+        {
+            throw _mapping.Truncated();
+        }
+
         long head = Volatile.Read(ref *_readPosition);
         if (head < _cachedHead || head > _tail || (head & (RingLayout.RecordAlignment - 1)) != 0)
         {

@@ -16,7 +16,7 @@ public sealed class RingCorruptionTests : RingTestBase
     private const int ReadPosition = 256;
 
     [Theory]
-    [InlineData(0, 0x1122334455667788L, "wrong magic")]
+    [InlineData(0, 0x1122334455667788L, "does not start with the ring magic")]
     [InlineData(8, 99L, "layout version 99")]
     [InlineData(16, 3000L, "invalid capacity 3000")]
     [InlineData(16, 8192L, "invalid capacity 8192")]
@@ -48,6 +48,11 @@ public sealed class RingCorruptionTests : RingTestBase
     {
         string name = NewName();
         File.WriteAllBytes(RingBuffer.GetPath(name), new byte[100]);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(RingBuffer.GetPath(name), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         var exception = Assert.Throws<IpcCorruptionException>(() => RingReader.Attach(name));
         Assert.Contains("not an IpcKit ring", exception.Message, StringComparison.Ordinal);
     }
