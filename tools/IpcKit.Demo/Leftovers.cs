@@ -11,10 +11,10 @@ internal static class Leftovers
 {
     public static void Reclaim()
     {
-        string folder = Path.GetDirectoryName(RingBuffer.GetPath("x"))!;
-        foreach (string path in Directory.EnumerateFiles(folder, RingBuffer.FilePrefix + DemoChannels.Prefix + "*"))
+        string folder = Path.GetDirectoryName(IpcName.GetRingPath("x"))!;
+        foreach (string path in Directory.EnumerateFiles(folder, IpcName.RingFilePrefix + DemoChannels.Prefix + "*"))
         {
-            string name = Path.GetFileName(path)[RingBuffer.FilePrefix.Length..];
+            string name = Path.GetFileName(path)[IpcName.RingFilePrefix.Length..];
             if (OwnerIsGone(name) && RingBuffer.IsAbandoned(name))
             {
                 RingBuffer.Delete(name);

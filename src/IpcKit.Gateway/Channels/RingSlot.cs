@@ -73,13 +73,17 @@ internal sealed class RingSlot : IAsyncDisposable
             {
                 byte[] payload = payloads[written];
                 int type = messages[written].TypeId;
-                if (writer.TryWrite(payload, type))
+                if (writer.TrySendRaw(payload, type, cancellationToken: cancellationToken))
                 {
                     continue;
                 }
 
                 TimeSpan left = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
-                if (!await writer.WriteAsync(payload, type, left, cancellationToken).ConfigureAwait(false))
+                try
+                {
+                    await writer.SendRawAsync(payload, type, left, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
                 {
                     throw new TimeoutException($"{written} of {payloads.Length} messages were written.");
                 }
@@ -295,7 +299,7 @@ internal sealed class RingSlot : IAsyncDisposable
         while (output.BytesCommitted + output.BytesPending < MaxResponseBytes && batch.MoveNext())
         {
             RingRecord record = batch.Current;
-            codec.Write(output, record.Type, record.Payload);
+            codec.Write(output, record.TypeId, record.Body);
             count++;
         }
 

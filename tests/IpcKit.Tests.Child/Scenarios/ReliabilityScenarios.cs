@@ -127,7 +127,7 @@ internal static class ReliabilityScenarios
                 else
                 {
                     int length = FillChaos(buffer, incarnation, next);
-                    committed = writer.Write(buffer.AsSpan(0, length), s_slice);
+                    committed = writer.TrySendRaw(buffer.AsSpan(0, length), timeout: s_slice);
                 }
             }
             catch (IpcPeerGoneException exception)
@@ -208,9 +208,9 @@ internal static class ReliabilityScenarios
                     continue;
                 }
 
-                if (CheckChaos(message.Payload) is not (int incarnation, long sequence))
+                if (CheckChaos(message.Body) is not (int incarnation, long sequence))
                 {
-                    Console.Error.WriteLine($"the message at position {message.Position} ({message.Payload.Length} bytes) is not what the producer wrote");
+                    Console.Error.WriteLine($"the message at position {message.Position} ({message.Body.Length} bytes) is not what the producer wrote");
                     return Task.FromResult(4);
                 }
 
@@ -219,7 +219,7 @@ internal static class ReliabilityScenarios
                 var hash = default(Fnv1a64);
                 for (int i = 0; i < 16; i++)
                 {
-                    hash.Append(message.Payload);
+                    hash.Append(message.Body);
                 }
 
                 GC.KeepAlive(hash.Value);
@@ -280,7 +280,7 @@ internal static class ReliabilityScenarios
             RingScenarios.Fill(payload.AsSpan(0, size), sequence);
             try
             {
-                if (writer.Write(payload.AsSpan(0, size), s_slice))
+                if (writer.TrySendRaw(payload.AsSpan(0, size), timeout: s_slice))
                 {
                     sequence++;
                     Counters.Add(ref counters.Messages, 1);
@@ -334,16 +334,16 @@ internal static class ReliabilityScenarios
                 using RingBatch batch = reader.ReadBatch(256);
                 foreach (RingRecord record in batch)
                 {
-                    long sequence = RingScenarios.Check(record.Payload);
+                    long sequence = RingScenarios.Check(record.Body);
                     if (sequence != expected)
                     {
-                        Console.Error.WriteLine($"expected message {expected}, got {sequence} ({record.Payload.Length} bytes)");
+                        Console.Error.WriteLine($"expected message {expected}, got {sequence} ({record.Body.Length} bytes)");
                         return 4;
                     }
 
                     expected++;
                     Counters.Add(ref counters.Messages, 1);
-                    Counters.Add(ref counters.Bytes, record.Payload.Length);
+                    Counters.Add(ref counters.Bytes, record.Body.Length);
                 }
             }
         }

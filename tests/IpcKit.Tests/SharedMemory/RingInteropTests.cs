@@ -51,7 +51,7 @@ public sealed class RingInteropTests : RingTestBase
         for (long sequence = 0; sequence < 200_000; sequence++)
         {
             int size = 8 + (int)(sequence % 300);
-            Assert.True(writer.Write(Payload(sequence, size), TestTimeouts.Unexpected), consumer.Describe());
+            Assert.True(writer.TrySendRaw(Payload(sequence, size), timeout: TestTimeouts.Unexpected), consumer.Describe());
         }
 
         await consumer.AssertExitCodeAsync(0);

@@ -20,7 +20,7 @@ public sealed class RingTrustTests : RingTestBase
         Requires.Platform(OperatingSystem.IsLinux(), "The second local user is a Linux test.");
         OtherUser.Require();
         string name = NewName();
-        string path = RingBuffer.GetPath(name);
+        string path = IpcName.GetRingPath(name);
         try
         {
             // The squatter makes a real ring, then opens it to everyone: all that changes for us is who owns it.
@@ -47,7 +47,7 @@ public sealed class RingTrustTests : RingTestBase
     {
         Requires.Platform(OperatingSystem.IsLinux(), "File modes and the owner check are tested on Linux.");
         string name = CreateRing();
-        string path = RingBuffer.GetPath(name);
+        string path = IpcName.GetRingPath(name);
         File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32("666", 8));
 
         var refused = Assert.Throws<UnauthorizedAccessException>(() => RingWriter.Attach(name));
@@ -73,23 +73,23 @@ public sealed class RingTrustTests : RingTestBase
         File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         string link = NewName();
-        File.CreateSymbolicLink(RingBuffer.GetPath(link), secret);
+        File.CreateSymbolicLink(IpcName.GetRingPath(link), secret);
         var linked = Assert.Throws<UnauthorizedAccessException>(() => RingReader.Attach(link));
         Assert.Contains("symbolic link", linked.Message, StringComparison.Ordinal);
         Assert.Throws<UnauthorizedAccessException>(() => RingBuffer.Inspect(link));
         Assert.Throws<IpcAlreadyExistsException>(() => RingBuffer.Create(link));
-        File.Delete(RingBuffer.GetPath(link));
+        File.Delete(IpcName.GetRingPath(link));
         Assert.Equal("SECRET-BYTES-0123456789", File.ReadAllText(secret));
 
         string fifo = NewName();
-        using (Process mkfifo = Process.Start("mkfifo", ["-m", "600", RingBuffer.GetPath(fifo)]))
+        using (Process mkfifo = Process.Start("mkfifo", ["-m", "600", IpcName.GetRingPath(fifo)]))
         {
             Assert.True(mkfifo.WaitForExit(TestTimeouts.Unexpected) && mkfifo.ExitCode == 0, "mkfifo failed");
         }
 
         var piped = Assert.Throws<UnauthorizedAccessException>(() => RingWriter.Attach(fifo));
         Assert.Contains("a FIFO", piped.Message, StringComparison.Ordinal);
-        File.Delete(RingBuffer.GetPath(fifo));
+        File.Delete(IpcName.GetRingPath(fifo));
     }
 
     [SkippableFact]
@@ -99,8 +99,8 @@ public sealed class RingTrustTests : RingTestBase
         string name = NewName();
         byte[] content = new byte[8192];
         "SECRETXX"u8.CopyTo(content);
-        File.WriteAllBytes(RingBuffer.GetPath(name), content);
-        File.SetUnixFileMode(RingBuffer.GetPath(name), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllBytes(IpcName.GetRingPath(name), content);
+        File.SetUnixFileMode(IpcName.GetRingPath(name), UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var refused = Assert.Throws<IpcCorruptionException>(() => RingReader.Attach(name));
         Assert.Contains("not an IpcKit ring", refused.Message, StringComparison.Ordinal);
@@ -123,7 +123,7 @@ public sealed class RingTrustTests : RingTestBase
         // Wait (polling with a deadline) until the child sleeps: its sleeping flag is set and its main thread is inside
         // the semaphore's futex wait, where it touches nothing of the mapping until it wakes.
         await WaitUntilAsleepAsync(child, name, role == "reader" ? RingLayout.ReaderSleepingOffset : RingLayout.WriterSleepingOffset);
-        using (var file = new FileStream(RingBuffer.GetPath(name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        using (var file = new FileStream(IpcName.GetRingPath(name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
         {
             file.SetLength(0);
         }
@@ -137,7 +137,7 @@ public sealed class RingTrustTests : RingTestBase
     {
         Requires.Platform(OperatingSystem.IsLinux(), "Written for /dev/shm.");
         string name = CreateRing(8192);
-        using (var file = new FileStream(RingBuffer.GetPath(name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        using (var file = new FileStream(IpcName.GetRingPath(name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
         {
             file.SetLength(4096 + 4096);
         }
@@ -182,8 +182,8 @@ public sealed class RingTrustTests : RingTestBase
     public void The_longest_valid_name_works_with_every_verb_and_delete_leaves_nothing()
     {
         string name = UniqueName.Next("long");
-        name += new string('n', RingBuffer.MaxNameLength - name.Length);
-        Assert.Equal(RingBuffer.MaxNameLength, name.Length);
+        name += new string('n', IpcName.MaxRingNameLength - name.Length);
+        Assert.Equal(IpcName.MaxRingNameLength, name.Length);
         try
         {
             RingBuffer.Create(name, new RingOptions { Capacity = 4096 });
@@ -191,7 +191,7 @@ public sealed class RingTrustTests : RingTestBase
             using (RingWriter writer = RingWriter.Attach(name))
             using (RingReader reader = RingReader.Attach(name))
             {
-                Assert.True(writer.TryWrite([1, 2, 3]));
+                Assert.True(writer.TrySendRaw([1, 2, 3]));
                 byte[] buffer = new byte[8];
                 Assert.True(reader.TryRead(buffer, out int length, out _));
                 Assert.Equal(3, length);

@@ -38,12 +38,12 @@ internal static class RingChildren
             if (typed)
             {
                 toy.Sequence = n;
-                if (!writer.TryWriteMessage(toy) && !writer.WriteMessage(toy, s_deadline))
+                if (!writer.TrySend(toy) && !writer.TrySend(toy, s_deadline))
                 {
                     throw new TimeoutException("The reader stopped taking messages.");
                 }
             }
-            else if (!writer.TryWrite(payload) && !writer.Write(payload, s_deadline))
+            else if (!writer.TrySendRaw(payload) && !writer.TrySendRaw(payload, timeout: s_deadline))
             {
                 throw new TimeoutException("The reader stopped taking messages.");
             }
@@ -72,7 +72,7 @@ internal static class RingChildren
         {
             if (typed)
             {
-                while (reader.TryReadMessage(out Toy toy))
+                while (reader.TryReceive(out Toy toy))
                 {
                     errors += toy.Sequence == received ? 0 : 1;
                     received++;
@@ -82,7 +82,7 @@ internal static class RingChildren
             {
                 foreach (RingRecord record in reader.ReadBatch())
                 {
-                    bytes += record.Payload.Length;
+                    bytes += record.Body.Length;
                     received++;
                 }
             }
@@ -116,7 +116,7 @@ internal static class RingChildren
             }
 
             long start = Stopwatch.GetTimestamp();
-            writer.Write(payload, s_deadline);
+            writer.SendRaw(payload, timeout: s_deadline);
             if (!reader.WaitForData(s_deadline))
             {
                 throw new TimeoutException("No echo.");
@@ -149,7 +149,7 @@ internal static class RingChildren
                 throw new TimeoutException("No ping.");
             }
 
-            reader.Drain(echo, static (e, payload, _) => e.Writer.Write(payload, s_deadline), 1);
+            reader.Drain(echo, static (e, payload, _) => e.Writer.SendRaw(payload, timeout: s_deadline), 1);
         }
 
         window.Finish(total, total * size).Print();
@@ -176,7 +176,7 @@ internal static class RingChildren
             }
 
             BinaryPrimitives.WriteInt64LittleEndian(payload, Stopwatch.GetTimestamp());
-            writer.Write(payload, s_deadline);
+            writer.SendRaw(payload, timeout: s_deadline);
         }
 
         window.Finish(count, count * size).Print();

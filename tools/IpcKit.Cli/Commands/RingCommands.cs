@@ -54,7 +54,7 @@ internal static class RingCommands
                 MaxMessageSize = parse.GetValue(maxMessage),
                 ReclaimAbandoned = parse.GetValue(reclaim),
             });
-            Console.Out.WriteLine($"created {ringName} ({RingBuffer.GetPath(ringName)})");
+            Console.Out.WriteLine($"created {ringName} ({IpcName.GetRingPath(ringName)})");
             return 0;
         });
         return command;
@@ -81,7 +81,7 @@ internal static class RingCommands
             for (long n = 0; n < parse.GetValue(count); n++)
             {
                 // Fill the payload in place: claim room, write the bytes into the ring, commit.
-                if (!writer.TryClaim(payloadSize, out RingClaim claim))
+                if (!writer.TryClaim(payloadSize, out RingClaim claim, cancellationToken: cancellationToken))
                 {
                     claim = writer.Claim(payloadSize, roomTimeout, cancellationToken);
                 }
@@ -190,7 +190,7 @@ internal static class RingCommands
             string ringName = parse.GetValue(name)!;
             if (!RingBuffer.Delete(ringName))
             {
-                throw new IpcNotFoundException(ringName, $"Cannot delete ring '{ringName}' ({RingBuffer.GetPath(ringName)}): it does not exist.");
+                throw new IpcNotFoundException(ringName, $"Cannot delete ring '{ringName}' ({IpcName.GetRingPath(ringName)}): it does not exist.");
             }
 
             Console.Out.WriteLine($"deleted {ringName}");
