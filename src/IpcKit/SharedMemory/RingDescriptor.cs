@@ -27,6 +27,24 @@ internal readonly record struct RingDescriptor(RingKind Kind, int HeaderSize, lo
         return new RingDescriptor(options.Kind, RingLayout.HeaderSizeFor(options.Kind, slots), options.Capacity, maxMessage, flags, slots);
     }
 
+    /// <summary>
+    /// Prepares a new ring's zeroed memory for its kind: a many-to-one data area holds lap 0's free words; a broadcast
+    /// ring starts with its first checkpoint (position 0, sequence 0).
+    /// </summary>
+    internal void InitializeData<TMemory>(TMemory memory)
+        where TMemory : struct, IRingMemory
+    {
+        if (Kind == RingKind.ManyToOne)
+        {
+            // Positions -capacity to 0, whose next lap is lap 0.
+            RingFree.Fill(memory, HeaderSize, Capacity, System.Numerics.BitOperations.Log2((ulong)Capacity), -Capacity, 0);
+        }
+        else if (Kind == RingKind.Broadcast)
+        {
+            RingCheckpoints.Initialize(memory);
+        }
+    }
+
     /// <summary>Writes the descriptor into a zeroed header: every field, then the version and last the magic (release).</summary>
     internal unsafe void Write<TMemory>(TMemory memory, int creatorPid, long createdAt)
         where TMemory : struct, IRingMemory

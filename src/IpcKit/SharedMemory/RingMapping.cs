@@ -205,15 +205,7 @@ internal sealed unsafe class RingMapping : IDisposable
             try
             {
                 var memory = new RingMemory(header + view.PointerOffset);
-                if (descriptor.Kind == RingKind.ManyToOne)
-                {
-                    // Free space holds the free word of its lap: a new ring is lap 0 everywhere.
-                    RingFree.Fill(memory, descriptor.HeaderSize, descriptor.Capacity, System.Numerics.BitOperations.Log2((ulong)descriptor.Capacity), -descriptor.Capacity, 0);
-                }
-                else if (descriptor.Kind == RingKind.Broadcast)
-                {
-                    RingCheckpoints.Initialize(memory);
-                }
+                descriptor.InitializeData(memory);
 
                 // The semaphores exist before the magic, so an opener that trusts the header also finds them.
                 NamedSemaphore.CreateInternal(DataSemaphoreName(name)).Dispose();
