@@ -189,6 +189,13 @@ internal sealed unsafe class BroadcastWriteCursor<TMemory> : RingWriteCursor
 
         long previous = _cachedHead;
         long head = _published;
+        if (_lossy)
+        {
+            // A lossy writer never waits: subscribers' positions (which may lag by laps) do not concern it.
+            _cachedHead = head;
+            return head != previous;
+        }
+
         for (int slot = 0; slot < Descriptor.Slots; slot++)
         {
             long line = RingLayout.SlotOffset(slot);
