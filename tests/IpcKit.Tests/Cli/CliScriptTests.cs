@@ -6,6 +6,7 @@ public sealed class CliScriptTests
     [SkippableTheory]
     [InlineData("sem.sh")]
     [InlineData("ring.sh")]
+    [InlineData("ring-kinds.sh")]
     [InlineData("pipe.sh")]
     public async Task Script_passes(string script)
     {
