@@ -29,20 +29,25 @@ internal sealed class ProducerSummaries
             _producers[producer] = entry;
         }
 
-        if (sequence != entry.Next)
+        if (sequence < entry.Next)
         {
             entry.OutOfOrder++;
         }
+        else
+        {
+            // A gap: messages of this producer that never arrived (a lossy subscriber overtaken by the writer).
+            entry.Missing += sequence - entry.Next;
+            entry.Next = sequence + 1;
+        }
 
-        entry.Next = sequence + 1;
         entry.Count++;
         entry.Bytes += payload.Length;
         entry.Hash.Append(payload);
     }
 
-    /// <summary>The summaries as JSON values (id, count, bytes, fnv1a64, first and next sequence, outOfOrder).</summary>
+    /// <summary>The summaries as JSON values (id, count, bytes, fnv1a64, outOfOrder, missing).</summary>
     internal object[] ToJson() =>
-        [.. _producers.Select(p => new { producer = p.Key, count = p.Value.Count, bytes = p.Value.Bytes, fnv1a64 = p.Value.Hash.ToString(), outOfOrder = p.Value.OutOfOrder })];
+        [.. _producers.Select(p => new { producer = p.Key, count = p.Value.Count, bytes = p.Value.Bytes, fnv1a64 = p.Value.Hash.ToString(), outOfOrder = p.Value.OutOfOrder, missing = p.Value.Missing })];
 
     /// <summary>One line per producer, in the key=value form of the closing summary.</summary>
     internal void Print(string verb)
@@ -50,7 +55,7 @@ internal sealed class ProducerSummaries
         foreach ((uint producer, Entry entry) in _producers)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{verb} producer={producer}: count={entry.Count} bytes={entry.Bytes} fnv1a64={entry.Hash} outOfOrder={entry.OutOfOrder}"));
+                $"{verb} producer={producer}: count={entry.Count} bytes={entry.Bytes} fnv1a64={entry.Hash} outOfOrder={entry.OutOfOrder} missing={entry.Missing}"));
         }
     }
 
@@ -58,12 +63,15 @@ internal sealed class ProducerSummaries
 
     internal long OutOfOrder => _producers.Values.Sum(p => p.OutOfOrder);
 
+    internal long Missing => _producers.Values.Sum(p => p.Missing);
+
     private sealed class Entry
     {
         internal long Count;
         internal long Bytes;
         internal long Next;
         internal long OutOfOrder;
+        internal long Missing;
         internal Fnv1a64 Hash;
     }
 }

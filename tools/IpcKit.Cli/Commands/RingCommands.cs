@@ -425,6 +425,7 @@ internal static class RingCommands
             if (_producers.Any)
             {
                 extra["outOfOrder"] = _producers.OutOfOrder;
+                extra["missing"] = _producers.Missing;
                 extra["producers"] = _producers.ToJson();
             }
 
