@@ -69,6 +69,8 @@ internal sealed unsafe class BroadcastWriteCursor<TMemory> : RingWriteCursor
     /// <summary>Messages committed to the ring since it was created (the sequence number of the next one).</summary>
     internal long Sequence => _sequence;
 
+    internal override long? PublishedPosition => _published;
+
     internal override bool HasStaged => _tail != _published;
 
     internal override bool SupportsRegions => true;

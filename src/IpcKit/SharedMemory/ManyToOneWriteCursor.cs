@@ -56,6 +56,8 @@ internal sealed unsafe class ManyToOneWriteCursor<TMemory> : RingWriteCursor
         }
     }
 
+    internal override long? PublishedPosition => null;
+
     internal override bool HasStaged => _staged;
 
     /// <summary>The claim word for <paramref name="bytes"/> claimed at <paramref name="position"/> by <paramref name="slot"/>.</summary>

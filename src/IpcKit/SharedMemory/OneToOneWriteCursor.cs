@@ -42,6 +42,8 @@ internal sealed unsafe class OneToOneWriteCursor<TMemory> : RingWriteCursor
     /// <summary>The write position including staged records.</summary>
     internal long Tail => _tail;
 
+    internal override long? PublishedPosition => _published;
+
     internal override bool HasStaged => _tail != _published;
 
     internal override bool SupportsRegions => true;

@@ -44,6 +44,12 @@ internal abstract unsafe class RingWriteCursor
     /// <summary>The length of the body reserved and not yet committed or aborted, or -1.</summary>
     internal int Reserved { get; private protected set; } = -1;
 
+    /// <summary>
+    /// The write position as published (bytes ever committed and visible to readers), when only this writer moves it
+    /// (one-to-one and broadcast); null on a many-to-one ring, whose write position every producer moves.
+    /// </summary>
+    internal abstract long? PublishedPosition { get; }
+
     /// <summary>Whether records staged by <see cref="Stage"/> wait for <see cref="PublishStaged"/>.</summary>
     internal abstract bool HasStaged { get; }
 

@@ -83,8 +83,11 @@ public sealed class RingWriter : IDisposable, IRingCursorEvents
     /// </summary>
     public bool PreviousReaderDied => _role.PreviousPeerDied;
 
-    /// <summary>Bytes ever committed to the ring (the write position): where the next record, or the padding before it, starts.</summary>
-    internal long WritePosition => _cursor.Position;
+    /// <summary>
+    /// Bytes ever committed and published to the ring (the write position), which grows exactly when this writer's
+    /// message becomes visible; null on a many-to-one ring, whose write position every producer moves.
+    /// </summary>
+    internal long? WritePosition => _cursor.PublishedPosition;
 
     internal long WakeUps => _role.WakeUps;
 

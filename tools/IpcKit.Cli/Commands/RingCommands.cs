@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using IpcKit.Gateway;
 using IpcKit.Gateway.Json;
 using IpcKit.Serialization;
 using IpcKit.SharedMemory;
@@ -196,7 +195,7 @@ internal static class RingCommands
         {
             string ringName = parse.GetValue(name)!;
             IReadOnlyList<RingPeekedMessage> messages = RingBuffer.Peek(ringName, parse.GetValue(max));
-            var codec = new MessageCodec(ContractRegistry.CreateDefault());
+            var codec = new MessageCodec(GatewayCommand.DemoContracts());
             if (parse.GetValue(json))
             {
                 CliOptions.WriteJson(new
