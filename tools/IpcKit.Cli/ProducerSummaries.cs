@@ -25,7 +25,7 @@ internal sealed class ProducerSummaries
         long sequence = BinaryPrimitives.ReadInt64LittleEndian(payload[4..]);
         if (!_producers.TryGetValue(producer, out Entry? entry))
         {
-            entry = new Entry { Next = sequence };
+            entry = new Entry { First = sequence, Next = sequence };
             _producers[producer] = entry;
         }
 
@@ -45,9 +45,13 @@ internal sealed class ProducerSummaries
         entry.Hash.Append(payload);
     }
 
-    /// <summary>The summaries as JSON values (id, count, bytes, fnv1a64, outOfOrder, missing).</summary>
+    /// <summary>
+    /// The summaries as JSON values (id, count, bytes, fnv1a64, outOfOrder, missing, first). Missing counts the gaps
+    /// after the first message seen; first is that message's sequence number (what came before it is not counted: a
+    /// subscriber that attached "now" was not there for it).
+    /// </summary>
     internal object[] ToJson() =>
-        [.. _producers.Select(p => new { producer = p.Key, count = p.Value.Count, bytes = p.Value.Bytes, fnv1a64 = p.Value.Hash.ToString(), outOfOrder = p.Value.OutOfOrder, missing = p.Value.Missing })];
+        [.. _producers.Select(p => new { producer = p.Key, count = p.Value.Count, bytes = p.Value.Bytes, fnv1a64 = p.Value.Hash.ToString(), outOfOrder = p.Value.OutOfOrder, missing = p.Value.Missing, first = p.Value.First })];
 
     /// <summary>One line per producer, in the key=value form of the closing summary.</summary>
     internal void Print(string verb)
@@ -67,6 +71,7 @@ internal sealed class ProducerSummaries
 
     private sealed class Entry
     {
+        internal long First;
         internal long Count;
         internal long Bytes;
         internal long Next;
