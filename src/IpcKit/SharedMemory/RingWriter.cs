@@ -26,6 +26,9 @@ public sealed class RingWriter : IDisposable, IRingCursorEvents
     private readonly UnmanagedMemoryManager _memory;
     private readonly RingRegionWriter _region;
     private readonly unsafe byte* _data;
+
+    // Read once at attach, like the descriptor it comes from: the per-message check reads a field, not the descriptor.
+    private readonly int _maxMessageSize;
     private ArrayBufferWriter<byte>? _serialized;
     private int _waitingFor;
     private long _claimVersion;
@@ -46,6 +49,7 @@ public sealed class RingWriter : IDisposable, IRingCursorEvents
             _ => new OneToOneWriteCursor<RingMemory>(memory, descriptor, mapping.Describe),
         };
         _cursor.Mapping = mapping;
+        _maxMessageSize = descriptor.MaxMessageSize;
         _data = memory.Pointer(descriptor.HeaderSize);
         _memory = new UnmanagedMemoryManager(_data, (int)descriptor.Capacity);
         _region = new RingRegionWriter(_memory.Memory);
@@ -66,7 +70,7 @@ public sealed class RingWriter : IDisposable, IRingCursorEvents
     public long Capacity => _mapping.Capacity;
 
     /// <summary>The largest body one message may have.</summary>
-    public int MaxMessageSize => _mapping.MaxMessageSize;
+    public int MaxMessageSize => _maxMessageSize;
 
     /// <summary>Messages this writer committed.</summary>
     public long MessagesSent { get; private set; }
@@ -520,7 +524,7 @@ public sealed class RingWriter : IDisposable, IRingCursorEvents
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfCannotWrite(int length, int typeId, bool inBatch = false)
     {
-        if (_disposed || _cursor.Reserved >= 0 || (uint)length > (uint)_mapping.MaxMessageSize || typeId == RingLayout.PaddingType || _batchOpen != inBatch)
+        if (_disposed || _cursor.Reserved >= 0 || (uint)length > (uint)_maxMessageSize || typeId == RingLayout.PaddingType || _batchOpen != inBatch)
         {
             ThrowCannotWrite(length, typeId, inBatch);
         }
