@@ -1,5 +1,3 @@
-using IpcKit.SharedMemory;
-
 namespace IpcKit.Nats;
 
 /// <summary>One connection between an IpcKit channel and a NATS subject; an <see cref="IpcNatsBridge"/> runs several.</summary>
@@ -61,7 +59,7 @@ public abstract class BridgeRoute
     {
         try
         {
-            RingBuffer.ValidateName(ring!);
+            IpcName.ValidateRing(ring!);
         }
         catch (ArgumentException exception)
         {

@@ -1,4 +1,3 @@
-using IpcKit.SharedMemory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
@@ -56,7 +55,7 @@ public sealed class IpcNatsBridge : IAsyncDisposable
     public static int DeleteDeliveryRecords(string ring)
     {
         BridgeRoute.ValidateRing(ring, nameof(ring));
-        string ringPath = RingBuffer.GetPath(ring);
+        string ringPath = IpcName.GetRingPath(ring);
         string folder = Path.GetDirectoryName(ringPath)!;
         int removed = 0;
         foreach (string path in Directory.EnumerateFiles(folder, Path.GetFileName(DeliveryRecord.PathFor(ringPath, "*"))))

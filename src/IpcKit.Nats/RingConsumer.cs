@@ -1,4 +1,3 @@
-using IpcKit.SharedMemory;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 
@@ -31,7 +30,7 @@ internal sealed class RingConsumer(NatsToRingRoute route, BridgeContext context)
 
         // The writer role first: it is exclusive, so a second bridge for this ring stops here, before the record.
         _sink = await RingSink.AttachAsync(route.Ring, route.CreateRing, Context.Options.AttachTimeout, cancellationToken).ConfigureAwait(false);
-        _record = DeliveryRecord.Open(DeliveryRecord.PathFor(RingBuffer.GetPath(route.Ring), route.ConsumerName));
+        _record = DeliveryRecord.Open(DeliveryRecord.PathFor(IpcName.GetRingPath(route.Ring), route.ConsumerName));
         ulong? committed = _record.Recover(_sink.Identity, stream.Info.Created.UtcTicks, _sink.Position, out ulong? pending, out bool pendingCommitted, out string? resetWhy);
         if (pending is { } sequence)
         {

@@ -87,7 +87,7 @@ internal sealed class RingSource : IDisposable
         while (batch.MoveNext())
         {
             RingRecord record = batch.Current;
-            items.Add(new RingItem(record.Position, record.Type, record.Payload.ToArray()));
+            items.Add(new RingItem(record.Position, record.TypeId, record.Body.ToArray()));
             count++;
         }
 
@@ -118,7 +118,7 @@ internal sealed class RingSink : IDisposable
     public int MaxMessageSize => _writer.MaxMessageSize;
 
     /// <summary>Bytes ever committed to the ring; it grows exactly when a message of this writer is committed.</summary>
-    public long Position => _writer.WritePosition;
+    public long Position => _writer.WritePosition ?? throw new InvalidOperationException("A many-to-one ring has no write position of its own.");
 
     /// <summary>Attaches as the writer, first creating the ring with <paramref name="create"/> if given and missing.</summary>
     public static async Task<RingSink> AttachAsync(string ring, RingOptions? create, TimeSpan timeout, CancellationToken cancellationToken)
@@ -138,6 +138,14 @@ internal sealed class RingSink : IDisposable
         RingWriter writer = await Attaching.RetryWhileMissingAsync(() => RingWriter.Attach(ring), ring, timeout, cancellationToken).ConfigureAwait(false);
         try
         {
+            // Exactly-once recovery compares the write position with the one recorded before a write: on a many-to-one
+            // ring every producer moves it, so a recorded write could not be told from another producer's.
+            if (writer.WritePosition is null)
+            {
+                throw new NotSupportedException(
+                    $"Ring '{ring}' is a many-to-one ring: the bridge writes only into a one-to-one or broadcast ring, where it is the only writer (its exactly-once recovery reads the write position).");
+            }
+
             return new RingSink(writer, RingIdentity.Of(ring));
         }
         catch
@@ -148,14 +156,20 @@ internal sealed class RingSink : IDisposable
     }
 
     /// <summary>Writes now if there is room.</summary>
-    public bool TryWrite(int typeId, ReadOnlySpan<byte> body) => _writer.TryWrite(body, typeId);
+    public bool TryWrite(int typeId, ReadOnlySpan<byte> body) => _writer.TrySendRaw(body, typeId);
 
     /// <summary>Waits for room up to <paramref name="timeout"/> and writes; false if it timed out. A reader that died does not end the wait.</summary>
     public async ValueTask<bool> WriteAsync(int typeId, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            return await _writer.WriteAsync(body, typeId, timeout, cancellationToken).ConfigureAwait(false);
+            await _writer.SendRawAsync(body, typeId, timeout, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            // Still full after this slice: the caller decides whether to wait another.
+            return false;
         }
         catch (IpcPeerGoneException)
         {

@@ -38,7 +38,7 @@ public static class IpcExitCodes
         {
             TimeoutException => IpcExitCode.TimedOut,
             ArgumentException => IpcExitCode.InvalidArguments,
-            IpcPeerGoneException => IpcExitCode.PeerGone,
+            IpcPeerGoneException or SharedMemory.RingSubscriberDroppedException => IpcExitCode.PeerGone,
             IpcCorruptionException or IpcProtocolException => IpcExitCode.Corrupted,
             _ => IpcExitCode.Error,
         };

@@ -36,13 +36,13 @@ public class RingMicroBenchmarks : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>1000 × TryWrite of 32 bytes, then one drain.</summary>
+    /// <summary>1000 × TrySendRaw of 32 bytes, then one drain.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public int TryWriteThenDrain()
     {
         for (int i = 0; i < Batch; i++)
         {
-            _writer!.TryWrite(_payload);
+            _writer!.TrySendRaw(_payload);
         }
 
         return _reader!.Drain(static (_, _) => { });
@@ -62,7 +62,7 @@ public class RingMicroBenchmarks : IDisposable
         int read = 0;
         foreach (RingRecord record in _reader!.ReadBatch())
         {
-            read += record.Payload[0];
+            read += record.Body[0];
         }
 
         return read;
@@ -74,11 +74,11 @@ public class RingMicroBenchmarks : IDisposable
     {
         for (int i = 0; i < Batch; i++)
         {
-            _writer!.TryWriteMessage(_toy);
+            _writer!.TrySend(_toy);
         }
 
         long sum = 0;
-        while (_reader!.TryReadMessage(out Toy toy))
+        while (_reader!.TryReceive(out Toy toy))
         {
             sum += toy.Sequence;
         }
@@ -92,7 +92,7 @@ public class RingMicroBenchmarks : IDisposable
     {
         for (int i = 0; i < Batch; i++)
         {
-            _writer!.TryWriteMessage(_toy);
+            _writer!.TrySend(_toy);
         }
 
         return _reader!.Drain(static (_, _) => { });

@@ -40,6 +40,9 @@ internal sealed class Progress : IDisposable
     internal static Progress Start(string verb, long total) =>
         new(verb, total, !Console.IsErrorRedirected && total >= LongRun);
 
+    /// <summary>Progress of a run whose length is not known in advance (until the writers detach): count and rate only.</summary>
+    internal static Progress StartOpenEnded(string verb) => new(verb, -1, !Console.IsErrorRedirected);
+
     /// <summary>How many messages are done; cheap enough for every message.</summary>
     internal void Set(long done) => Volatile.Write(ref _done, done);
 
@@ -70,8 +73,10 @@ internal sealed class Progress : IDisposable
 
             long done = Volatile.Read(ref _done);
             double seconds = _clock.Elapsed.TotalSeconds;
-            string line = string.Create(CultureInfo.InvariantCulture,
-                $"{_verb} {done:N0} / {_total:N0} ({100.0 * done / Math.Max(1, _total):F0}%) {(seconds > 0 ? done / seconds : 0):N0}/s");
+            double rate = seconds > 0 ? done / seconds : 0;
+            string line = _total < 0
+                ? string.Create(CultureInfo.InvariantCulture, $"{_verb} {done:N0} {rate:N0}/s")
+                : string.Create(CultureInfo.InvariantCulture, $"{_verb} {done:N0} / {_total:N0} ({100.0 * done / Math.Max(1, _total):F0}%) {rate:N0}/s");
             Console.Error.Write($"\r{line.PadRight(_width)}");
             Console.Error.Flush();
             _width = Math.Max(_width, line.Length);

@@ -24,17 +24,17 @@ internal sealed class Summary
         Bytes += payload.Length;
     }
 
-    internal void Print(string verb, bool json, string? status = null)
+    internal void Print(string verb, bool json, string? status = null, IReadOnlyDictionary<string, object?>? extra = null)
     {
         _watch.Stop();
-        Write(verb, Count, Bytes, _hash, _watch.Elapsed, json, status);
+        Write(verb, Count, Bytes, _hash, _watch.Elapsed, json, status, extra: extra);
     }
 
     /// <summary>
     /// Prints one summary: as a JSON object (verb, count, bytes, fnv1a64, seconds, messagesPerSecond,
     /// megabytesPerSecond, status, and latency percentiles in microseconds when given) or as one key=value line.
     /// </summary>
-    internal static void Write(string verb, long count, long bytes, Fnv1a64 hash, TimeSpan elapsed, bool json, string? status = null, LatencyPercentiles? latency = null)
+    internal static void Write(string verb, long count, long bytes, Fnv1a64 hash, TimeSpan elapsed, bool json, string? status = null, LatencyPercentiles? latency = null, IReadOnlyDictionary<string, object?>? extra = null)
     {
         double seconds = Math.Max(elapsed.TotalSeconds, 1e-9);
         if (json)
@@ -58,12 +58,17 @@ internal sealed class Summary
                 fields["maxMicroseconds"] = l.Max;
             }
 
+            foreach ((string key, object? value) in extra ?? new Dictionary<string, object?>())
+            {
+                fields[key] = value;
+            }
+
             CliOptions.WriteJson(fields);
             return;
         }
 
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{verb}: count={count} bytes={bytes} fnv1a64={hash} seconds={seconds:F3} msgs/s={count / seconds:F0} MB/s={bytes / seconds / 1e6:F1}{(status is null ? "" : " status=" + status)}"));
+            $"{verb}: count={count} bytes={bytes} fnv1a64={hash} seconds={seconds:F3} msgs/s={count / seconds:F0} MB/s={bytes / seconds / 1e6:F1}{(status is null ? "" : " status=" + status)}{string.Concat((extra ?? new Dictionary<string, object?>()).Where(e => e.Value is not (null or Array)).Select(e => $" {e.Key}={e.Value}"))}"));
         if (latency is { } percentiles)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

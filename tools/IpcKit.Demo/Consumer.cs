@@ -80,7 +80,7 @@ internal static class Consumer
         using RingReader ring = RingReader.Attach(names.Ring);
 
         Console.Out.WriteLine($"IpcKit demo: {me} starts the producer as its paired child process.");
-        Console.Out.WriteLine($"  ring       {names.Ring}  ({RingBuffer.GetPath(names.Ring)})");
+        Console.Out.WriteLine($"  ring       {names.Ring}  ({IpcName.GetRingPath(names.Ring)})");
         Console.Out.WriteLine($"  lock       {names.Light}  ({light.Path})");
         Console.Out.WriteLine($"  pipe       {names.Pipe}  ({server.Path})");
         await using PairedProcess producer = await StartProducerAsync(names, cancellationToken);
@@ -91,7 +91,7 @@ internal static class Consumer
         await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(1), From = me, To = "producer" }, cancellationToken);
         for (int i = 0; i < DemoChannels.Toys; i++)
         {
-            Toy toy = await ring.ReadMessageAsync<Toy>(s_deadline, cancellationToken);
+            Toy toy = await ring.ReceiveAsync<Toy>(s_deadline, cancellationToken);
             double age = (DateTime.UtcNow - toy.SentAtUtc).TotalMilliseconds;
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   received toy #{toy.Sequence} '{toy.Name}' from {toy.Sender}, sent {age:F2} ms ago"));
         }

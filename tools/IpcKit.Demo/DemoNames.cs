@@ -156,7 +156,7 @@ internal sealed class DemoNames : IDisposable
     {
         // The ring lives in /dev/shm, shared by every user: a file another user put at its name after the run died is
         // theirs, whatever the run's death proves (root could remove it; the demo must not).
-        if (!PlantedByAnotherUser(RingBuffer.GetPath(id)))
+        if (!PlantedByAnotherUser(IpcName.GetRingPath(id)))
         {
             Try(() => RingBuffer.Delete(id));
         }

@@ -49,10 +49,7 @@ internal static class Producer
         for (int i = 0; i < DemoChannels.Toys; i++)
         {
             var toy = new Toy { Sequence = i + 1, Name = names[i], Sender = me, SentAtUtc = DateTime.UtcNow };
-            if (!await ring.WriteMessageAsync(toy, s_deadline, stop))
-            {
-                throw new TimeoutException("The consumer did not make room for a toy.");
-            }
+            await ring.SendAsync(toy, s_deadline, stop);
         }
 
         // 2. Turns on the shared counter file, guarded by the crash-safe named lock.
@@ -93,7 +90,7 @@ internal static class Producer
         int burst = DemoChannels.Burst;
         for (int n = 0; n < burst; n++)
         {
-            if (!ring.TryClaim(DemoChannels.BurstPayload, out RingClaim claim))
+            if (!ring.TryClaim(DemoChannels.BurstPayload, out RingClaim claim, cancellationToken: stop))
             {
                 claim = ring.Claim(DemoChannels.BurstPayload, s_deadline, stop);
             }

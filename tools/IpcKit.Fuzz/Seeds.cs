@@ -161,18 +161,18 @@ internal static class Seeds
             {
                 for (int i = 0; i < 9; i++)
                 {
-                    writer.TryWrite(new byte[300 + i]);
+                    writer.TrySendRaw(new byte[300 + i]);
                 }
 
                 reader.Drain(static (_, _) => { }, 8);
-                writer.TryWriteMessage(SampleToy());
-                writer.TryWriteMessage(new TextMessage { Message = "after the wrap" });
-                writer.TryWrite(new byte[900]);
-                writer.TryWrite("tail"u8);
+                writer.TrySend(SampleToy());
+                writer.TrySend(new TextMessage { Message = "after the wrap" });
+                writer.TrySendRaw(new byte[900]);
+                writer.TrySendRaw("tail"u8);
                 reader.Drain(static (_, _) => { }, 1);
             }
 
-            byte[] image = File.ReadAllBytes(RingBuffer.GetPath(name));
+            byte[] image = File.ReadAllBytes(IpcName.GetRingPath(name));
             write = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(128));
             read = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(256));
             max = BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(24));

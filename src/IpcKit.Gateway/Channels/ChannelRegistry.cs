@@ -23,7 +23,7 @@ internal sealed class ChannelRegistry : IAsyncDisposable
     {
         try
         {
-            RingBuffer.GetPath(name);
+            IpcName.GetRingPath(name);
         }
         catch (ArgumentException exception)
         {

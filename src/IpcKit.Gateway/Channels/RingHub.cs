@@ -5,10 +5,14 @@ using IpcKit.SharedMemory;
 namespace IpcKit.Gateway.Channels;
 
 /// <summary>
-/// A ring streamed to WebSocket subscribers: one loop, holding the gateway's reader role, reads every message once,
-/// renders it as JSON once, and hands the same frame to every subscriber's queue. It reads as fast as the ring fills,
-/// whatever the subscribers do; a slow subscriber loses messages or its connection by its policy, never stalls the
-/// ring or the others. With no subscriber left the loop stops, and unread messages stay in the ring.
+/// A ring streamed to WebSocket subscribers. On a one-to-one or many-to-one ring one loop, holding the gateway's reader
+/// role, reads every message once, renders it as JSON once, and hands the same frame to every subscriber's queue; with
+/// no subscriber left the loop stops, and unread messages stay in the ring. On a broadcast ring each WebSocket client
+/// has a hub of its own, with a subscriber slot of its own (attached from now or from the oldest message still in the
+/// ring), released when the client leaves; a lapped subscriber of a lossy ring tells its client how many it lost with
+/// an ipckit.skipped frame. Either way the loop reads as fast as the ring fills, whatever the client does: a slow
+/// client loses messages or its connection by its policy, never stalls the ring (or, under back-pressure, its writer)
+/// or the others.
 /// </summary>
 internal sealed class RingHub : Fanout
 {
@@ -16,20 +20,28 @@ internal sealed class RingHub : Fanout
 
     private readonly RingSlot _slot;
     private readonly GatewayContext _context;
+    private readonly RingEndpointOptions? _subscription;
     private readonly CancellationTokenSource _stop;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
     private TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public RingHub(RingSlot slot, GatewayContext context)
+    /// <param name="slot">The ring.</param>
+    /// <param name="context">The gateway.</param>
+    /// <param name="subscription">For a broadcast ring, the options of this hub's own subscriber; null to read through the slot's reader role.</param>
+    public RingHub(RingSlot slot, GatewayContext context, RingEndpointOptions? subscription = null)
     {
         _slot = slot;
         _context = context;
+        _subscription = subscription;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(context.Stopping);
     }
 
     /// <summary>Subscribers and subscribers-to-be; changed only under the slot's lock.</summary>
     public int Members { get; set; }
+
+    /// <summary>Whether this hub reads through a broadcast subscription of its own rather than the slot's reader role.</summary>
+    public bool OwnsSubscription => _subscription is not null;
 
     /// <summary>Completes once the gateway is the ring's reader and the loop runs; faults with the problem if it could not attach.</summary>
     public Task Started => _started.Task;
@@ -57,6 +69,12 @@ internal sealed class RingHub : Fanout
 
     private async Task RunAsync()
     {
+        if (_subscription is not null)
+        {
+            await RunSubscriptionAsync(_subscription).ConfigureAwait(false);
+            return;
+        }
+
         CancellationToken stop = _stop.Token;
         try
         {
@@ -89,6 +107,38 @@ internal sealed class RingHub : Fanout
         finally
         {
             _slot.ReaderGate.Release();
+            _stop.Dispose();
+        }
+    }
+
+    private async Task RunSubscriptionAsync(RingEndpointOptions options)
+    {
+        CancellationToken stop = _stop.Token;
+        try
+        {
+            RingReader reader;
+            try
+            {
+                reader = RingReader.Attach(_slot.Name, options);
+            }
+            catch (Exception exception)
+            {
+                _started.TrySetException(exception is IpcInUseException
+                    ? new Http.GatewayProblem(
+                        Microsoft.AspNetCore.Http.StatusCodes.Status409Conflict, "no-free-slot", "The ring has no free subscriber slot.", exception.Message, exception)
+                    : Http.ChannelProblems.Ring(exception, _slot.Name, "reader"));
+                return;
+            }
+
+            using (reader)
+            {
+                reader.Lapped += (_, lapped) => Publish(WebSocketSession.SkippedFrame(lapped.Lost));
+                _started.TrySetResult();
+                await PumpAsync(reader, stop).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
             _stop.Dispose();
         }
     }
@@ -130,10 +180,15 @@ internal sealed class RingHub : Fanout
         }
         catch (Exception exception)
         {
-            // A corrupted ring (or another failure of the reader): every subscriber learns why; the next use attaches anew.
+            // A corrupted ring, a subscriber its writer dropped (or another failure of the reader): every subscriber
+            // learns why; the next use attaches anew.
             GatewayLog.RingSubscriptionEnded(_context.Logger, _slot.Name, exception.Message);
-            _slot.DropReader();
-            _slot.Forget(this);
+            if (_subscription is null)
+            {
+                _slot.DropReader();
+                _slot.Forget(this);
+            }
+
             CloseAll(WebSocketCloseStatus.InternalServerError, $"ring '{_slot.Name}' failed: {exception.Message}");
         }
     }

@@ -10,7 +10,9 @@ namespace IpcKit.Gateway.Channels;
 /// The gateway's roles on one ring: the writer it attaches as for POST and WebSocket sends, and the reader it attaches
 /// as for GET and WebSocket subscriptions (<see cref="RingHub"/>). A role is taken on first use and kept (a consumer
 /// reading "until the writer detaches" must not see the gateway come and go) until a client releases it with DELETE,
-/// the ring is deleted, or the gateway stops.
+/// the ring is deleted, or the gateway stops. The ring's kind decides what a role is: on a many-to-one ring the writer
+/// role is one producer slot among the ring's others; on a broadcast ring the reader role (for GET) is one subscriber
+/// slot, and each WebSocket subscriber has a subscriber slot of its own, held only while it is connected.
 /// </summary>
 /// <remarks>
 /// <see cref="RingWriter"/> and <see cref="RingReader"/> are single-threaded: each role has a gate that one request
@@ -33,6 +35,7 @@ internal sealed class RingSlot : IAsyncDisposable
     private readonly Lock _hubGate = new();
     private readonly HeldRole<RingWriter> _writer;
     private readonly HeldRole<RingReader> _reader;
+    private readonly HashSet<RingHub> _subscriptions = [];
     private RingHub? _hub;
 
     public RingSlot(string name, GatewayContext context)
@@ -73,13 +76,17 @@ internal sealed class RingSlot : IAsyncDisposable
             {
                 byte[] payload = payloads[written];
                 int type = messages[written].TypeId;
-                if (writer.TryWrite(payload, type))
+                if (writer.TrySendRaw(payload, type, cancellationToken: cancellationToken))
                 {
                     continue;
                 }
 
                 TimeSpan left = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
-                if (!await writer.WriteAsync(payload, type, left, cancellationToken).ConfigureAwait(false))
+                try
+                {
+                    await writer.SendRawAsync(payload, type, left, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
                 {
                     throw new TimeoutException($"{written} of {payloads.Length} messages were written.");
                 }
@@ -145,8 +152,9 @@ internal sealed class RingSlot : IAsyncDisposable
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            if (exception is IpcCorruptionException)
+            if (exception is IpcCorruptionException or RingSubscriberDroppedException)
             {
+                // The next GET attaches afresh (a dropped broadcast subscriber from the writer's position then).
                 DropReader();
             }
 
@@ -158,21 +166,54 @@ internal sealed class RingSlot : IAsyncDisposable
         }
     }
 
-    /// <summary>Joins the subscription of this ring, starting it (attaching as the reader) if it is the first.</summary>
-    /// <exception cref="GatewayProblem">The gateway cannot be the ring's reader (404, 409...).</exception>
-    public async Task<RingHub> JoinAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Joins the subscription of this ring, starting it (attaching as the reader) if it is the first; on a broadcast ring
+    /// starts a subscription of the caller's own, from <paramref name="start"/> (null: now).
+    /// </summary>
+    /// <exception cref="GatewayProblem">The gateway cannot be the ring's reader (404, 409...); 400 for a start on a ring that is not broadcast.</exception>
+    public async Task<RingHub> JoinAsync(RingStart? start, CancellationToken cancellationToken)
     {
-        RingHub hub;
-        lock (_hubGate)
+        RingKind kind;
+        try
         {
-            if (_hub is null)
+            kind = RingBuffer.Inspect(Name).Kind;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            throw ChannelProblems.Ring(exception, Name, "reader");
+        }
+
+        RingHub hub;
+        if (kind == RingKind.Broadcast)
+        {
+            hub = new RingHub(this, _context, new RingEndpointOptions { WaitStrategy = RingWaitStrategy.Blocking, StartAt = start ?? RingStart.Now }) { Members = 1 };
+            lock (_hubGate)
             {
-                _hub = new RingHub(this, _context);
-                _hub.Start();
+                _subscriptions.Add(hub);
             }
 
-            hub = _hub;
-            hub.Members++;
+            hub.Start();
+        }
+        else
+        {
+            if (start is not null)
+            {
+                throw GatewayProblem.BadRequest(
+                    "invalid-argument",
+                    $"'start' applies to broadcast rings only; ring '{Name}' is {RingDescriptor.Describe(kind)}, whose reader resumes where the last one stopped.");
+            }
+
+            lock (_hubGate)
+            {
+                if (_hub is null)
+                {
+                    _hub = new RingHub(this, _context);
+                    _hub.Start();
+                }
+
+                hub = _hub;
+                hub.Members++;
+            }
         }
 
         try
@@ -182,28 +223,46 @@ internal sealed class RingSlot : IAsyncDisposable
         }
         catch
         {
-            Leave(hub);
+            await LeaveAsync(hub).ConfigureAwait(false);
             throw;
         }
     }
 
-    /// <summary>Leaves a subscription; the last member stops it (the gateway stays the ring's reader).</summary>
-    public void Leave(RingHub hub)
+    /// <summary>
+    /// Leaves a subscription; the last member stops it (the gateway stays the ring's reader). A broadcast client's own
+    /// subscription is stopped and its slot released before this returns.
+    /// </summary>
+    public async Task LeaveAsync(RingHub hub)
     {
         lock (_hubGate)
         {
-            if (--hub.Members > 0)
+            if (hub.OwnsSubscription)
             {
-                return;
+                _subscriptions.Remove(hub);
+                hub.Members = 0;
             }
-
-            if (_hub == hub)
+            else
             {
-                _hub = null;
+                if (--hub.Members > 0)
+                {
+                    return;
+                }
+
+                if (_hub == hub)
+                {
+                    _hub = null;
+                }
             }
         }
 
-        hub.Stop();
+        if (hub.OwnsSubscription)
+        {
+            await hub.StopAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            hub.Stop();
+        }
     }
 
     /// <summary>Forgets a subscription that ended by itself (it failed): the next subscriber starts a new one.</summary>
@@ -258,17 +317,15 @@ internal sealed class RingSlot : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        RingHub? hub;
+        RingHub[] hubs;
         lock (_hubGate)
         {
-            hub = _hub;
+            hubs = _hub is null ? [.. _subscriptions] : [_hub, .. _subscriptions];
             _hub = null;
+            _subscriptions.Clear();
         }
 
-        if (hub is not null)
-        {
-            await hub.StopAsync().ConfigureAwait(false);
-        }
+        await Task.WhenAll(hubs.Select(hub => hub.StopAsync())).ConfigureAwait(false);
 
         // Waits for anyone still writing or reading (requests are drained before the gateway disposes the slots).
         await _writerGate.WaitAsync().ConfigureAwait(false);
@@ -295,7 +352,7 @@ internal sealed class RingSlot : IAsyncDisposable
         while (output.BytesCommitted + output.BytesPending < MaxResponseBytes && batch.MoveNext())
         {
             RingRecord record = batch.Current;
-            codec.Write(output, record.Type, record.Payload);
+            codec.Write(output, record.TypeId, record.Body);
             count++;
         }
 

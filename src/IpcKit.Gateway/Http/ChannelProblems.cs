@@ -26,6 +26,9 @@ internal static class ChannelProblems
         { RetryAfterSeconds = 1 },
         IpcCorruptionException => new GatewayProblem(
             StatusCodes.Status502BadGateway, "channel-corrupted", "The ring is corrupted.", exception.Message, exception),
+        SharedMemory.RingSubscriberDroppedException => new GatewayProblem(
+            StatusCodes.Status409Conflict, "subscriber-dropped", "The ring's writer dropped the gateway's subscription.",
+            $"Ring '{ring}': {exception.Message} The next request subscribes again, from then on.", exception),
         UnauthorizedAccessException => new GatewayProblem(
             StatusCodes.Status403Forbidden, "forbidden", "The gateway may not open the ring.", exception.Message, exception),
         ArgumentException => GatewayProblem.BadRequest("invalid-argument", exception.Message),

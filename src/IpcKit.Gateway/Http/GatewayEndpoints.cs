@@ -6,6 +6,7 @@ using System.Text.Json;
 using IpcKit.Gateway.Channels;
 using IpcKit.Gateway.Json;
 using IpcKit.Gateway.WebSockets;
+using IpcKit.SharedMemory;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -143,10 +144,15 @@ internal sealed class GatewayEndpoints
 
         Add(app.MapMethods("/rings/{name}/ws", s_webSocketMethods, Guarded(RingWebSocketAsync)), new OperationDoc(
             "ringWebSocket", "Subscribe to a ring over a WebSocket.",
-            "Every message read from the ring arrives as a JSON text frame, in order, fanned out to all subscribers. JSON text frames the client sends (a message or a batch) are written into the ring; errors come back as ipckit.error frames. With subscribe=false the gateway only writes (it does not become the reader). Offer the subprotocol ipckit.v1, and the token as a header, as a second subprotocol ipckit.bearer.TOKEN, or as access_token.")
+            "Every message read from the ring arrives as a JSON text frame, in order, fanned out to all subscribers (on a broadcast ring each client has a subscription of its own, from now or, with start=oldest, from the oldest message still in the ring; a lossy ring's lapped client gets an ipckit.skipped frame). JSON text frames the client sends (a message or a batch) are written into the ring; errors come back as ipckit.error frames. With subscribe=false the gateway only writes (it does not become the reader). Offer the subprotocol ipckit.v1, and the token as a header, as a second subprotocol ipckit.bearer.TOKEN, or as access_token.")
         {
             WebSocket = true,
-            Query = [overflow, new("subscribe", "boolean", "Whether to receive the ring's messages (the gateway becomes the ring's reader); false only sends.") { Default = true }, token],
+            Query = [
+                overflow,
+                new("subscribe", "boolean", "Whether to receive the ring's messages (the gateway becomes the ring's reader, or on a broadcast ring one more subscriber); false only sends.") { Default = true },
+                new("start", "string", "Broadcast rings only: receive from now (default) or from the oldest message still in the ring.") { Values = ["now", "oldest"] },
+                token,
+            ],
             Responses = [new(101, "Switched to the WebSocket protocol."), .. s_channelProblems, notFound, roleTaken],
         });
 
@@ -403,10 +409,11 @@ internal sealed class GatewayEndpoints
         RingSlot slot = _channels.Ring(RouteName(context));
         SlowClientPolicy policy = QueryPolicy(context);
         bool subscribe = QueryBool(context, "subscribe", true);
+        RingStart? start = QueryStart(context);
         string? protocol = NegotiateProtocol(context);
 
         // Attach as the reader before accepting, so a missing ring or a taken role is an HTTP problem, not a dead socket.
-        RingHub? hub = subscribe ? await slot.JoinAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        RingHub? hub = subscribe ? await slot.JoinAsync(start, context.RequestAborted).ConfigureAwait(false) : null;
         try
         {
             (WebSocket accepted, FrameLimitStream limiter) = await AcceptAsync(context, protocol).ConfigureAwait(false);
@@ -432,7 +439,7 @@ internal sealed class GatewayEndpoints
         {
             if (hub is not null)
             {
-                slot.Leave(hub);
+                await slot.LeaveAsync(hub).ConfigureAwait(false);
             }
         }
     }
@@ -593,6 +600,19 @@ internal sealed class GatewayEndpoints
             "close" => SlowClientPolicy.Close,
             "skip" => SlowClientPolicy.Skip,
             _ => throw GatewayProblem.BadRequest("invalid-argument", $"overflow is '{value}'; use close or skip."),
+        };
+    }
+
+    /// <summary>Where a broadcast subscription starts: null when not given (now).</summary>
+    private static RingStart? QueryStart(HttpContext context)
+    {
+        string? value = context.Request.Query["start"];
+        return value switch
+        {
+            null => null,
+            "now" => RingStart.Now,
+            "oldest" => RingStart.Oldest,
+            _ => throw GatewayProblem.BadRequest("invalid-argument", $"start is '{value}'; use now or oldest."),
         };
     }
 

@@ -235,7 +235,7 @@ internal sealed class WebSocketSession : IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static byte[] SkippedFrame(long count) =>
+    internal static byte[] SkippedFrame(long count) =>
         Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"type\":\"ipckit.skipped\",\"count\":{count}}}"));
 
     private async Task SendLoopAsync()

@@ -22,39 +22,39 @@ public ref struct RingBatch
     /// <summary>Moves to the next ready message, consuming it; false when none is ready or the batch is complete.</summary>
     public unsafe bool MoveNext()
     {
-        if (_remaining == 0 || !_reader.TryPeek(out byte* payload, out int length, out int type, out long next))
+        if (_remaining == 0 || !_reader.TryPeek(out byte* body, out int length, out int typeId, out long position))
         {
             return false;
         }
 
         _remaining--;
-        _current = new RingRecord(new ReadOnlySpan<byte>(payload, length), type, next - RingLayout.RecordSize(length));
-        _reader.Consume(length, next);
+        _current = new RingRecord(new ReadOnlySpan<byte>(body, length), typeId, position);
+        _reader.Consume(length);
         return true;
     }
 
-    /// <summary>Frees the room of every consumed message for the writer.</summary>
+    /// <summary>Frees the room of every consumed message for the writers.</summary>
     public readonly void Dispose() => _reader.Publish();
 }
 
-/// <summary>One message in a <see cref="RingBatch"/>: its payload in ring memory, its type and its position.</summary>
+/// <summary>One message in a <see cref="RingBatch"/>: its body (in ring memory), its type id and its position.</summary>
 public readonly ref struct RingRecord
 {
-    internal RingRecord(ReadOnlySpan<byte> payload, int type, long position)
+    internal RingRecord(ReadOnlySpan<byte> body, int typeId, long position)
     {
-        Payload = payload;
-        Type = type;
+        Body = body;
+        TypeId = typeId;
         Position = position;
     }
 
-    /// <summary>The payload, valid until the batch moves on or ends.</summary>
-    public ReadOnlySpan<byte> Payload { get; }
+    /// <summary>The body, valid until the batch moves on or ends.</summary>
+    public ReadOnlySpan<byte> Body { get; }
 
-    /// <summary>The message type (0 for raw bytes).</summary>
-    public int Type { get; }
+    /// <summary>The type id (0 for raw bytes; see <see cref="Serialization.MessageTypeId.Describe"/>).</summary>
+    public int TypeId { get; }
 
     /// <summary>
-    /// Where the record starts in the ring: the byte count the writer had committed before it (padding included).
+    /// Where the record starts in the ring: the byte count the writers had committed before it (padding included).
     /// Positions only grow and are unique for the life of the ring file, so they identify messages. A reader that
     /// dies before its batch ends gets the batch again after a restart, with the same positions: a consumer that
     /// stores the position of the last message it processed, together with the effect of processing it, skips
@@ -63,12 +63,7 @@ public readonly ref struct RingRecord
     public long Position { get; }
 }
 
-/// <summary>The length and type of a message copied out of a ring.</summary>
-/// <param name="Length">Payload bytes copied.</param>
-/// <param name="Type">The message type (0 for raw bytes).</param>
-public readonly record struct RingReadResult(int Length, int Type);
-
-/// <summary>A message copied out of a ring.</summary>
-/// <param name="Type">The message type (0 for raw bytes).</param>
-/// <param name="Payload">The payload bytes.</param>
-public readonly record struct RingMessage(int Type, byte[] Payload);
+/// <summary>The length and type id of a message copied out of a ring into a caller's buffer.</summary>
+/// <param name="Length">Body bytes copied.</param>
+/// <param name="TypeId">The type id (0 for raw bytes).</param>
+public readonly record struct RingReceiveResult(int Length, int TypeId);

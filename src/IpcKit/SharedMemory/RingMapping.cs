@@ -7,7 +7,7 @@ namespace IpcKit.SharedMemory;
 
 /// <summary>
 /// One process's view of a ring file: the mapping, the validated descriptor (kept in private fields, never re-read
-/// from shared memory, so a peer cannot change the capacity under us), the two wake-up semaphores, and named
+/// from shared memory, so a peer cannot change the capacity under us), the wake-up semaphores, and named
 /// accessors for every shared field.
 /// </summary>
 internal sealed unsafe class RingMapping : IDisposable
@@ -18,7 +18,11 @@ internal sealed unsafe class RingMapping : IDisposable
     private readonly SafeFileHandle _file;
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
+    private readonly Lock _slotSemaphoresGate = new();
+    private (NamedSemaphore Semaphore, int Generation)?[]? _slotSemaphores;
     private byte* _base;
+    private long _mappedLength;
+    private volatile bool _truncated;
     private int _disposed;
 
     private RingMapping(string name, string path, SafeFileHandle file, MemoryMappedFile map, MemoryMappedViewAccessor view)
@@ -36,33 +40,62 @@ internal sealed unsafe class RingMapping : IDisposable
 
     internal string Path { get; }
 
-    internal long Capacity { get; private set; }
+    /// <summary>"Ring 'jobs' (/dev/shm/ipckit.ring.jobs)", for messages.</summary>
+    internal string Describe => $"Ring '{Name}' ({Path})";
 
-    internal long Mask => Capacity - 1;
+    internal RingDescriptor Descriptor { get; private set; }
 
-    internal int MaxMessageSize { get; private set; }
+    internal long Capacity => Descriptor.Capacity;
 
-    internal byte* Data => _base + RingLayout.HeaderSize;
+    internal int MaxMessageSize => Descriptor.MaxMessageSize;
+
+    /// <summary>The accessor the protocol cursors use on this mapping.</summary>
+    internal RingMemory Memory => new(_base);
 
     internal SafeFileHandle File => _file;
 
-    /// <summary>Posted by the writer when the reader sleeps and data arrived ("~rd").</summary>
+    /// <summary>Posted by writers when the reader sleeps and data arrived ("~rd").</summary>
     internal NamedSemaphore DataReady { get; private set; } = null!;
 
-    /// <summary>Posted by the reader when the writer sleeps and space was freed ("~rs").</summary>
+    /// <summary>Posted by readers when the writer sleeps and space was freed ("~rs").</summary>
     internal NamedSemaphore SpaceReady { get; private set; } = null!;
-
-    internal ref long WritePosition => ref Int64(RingLayout.WritePositionOffset);
-
-    internal ref long ReadPosition => ref Int64(RingLayout.ReadPositionOffset);
-
-    internal ref int ReaderSleeping => ref Int32(RingLayout.ReaderSleepingOffset);
-
-    internal ref int WriterSleeping => ref Int32(RingLayout.WriterSleepingOffset);
 
     internal static string DataSemaphoreName(string name) => name + "~rd";
 
     internal static string SpaceSemaphoreName(string name) => name + "~rs";
+
+    /// <summary>The semaphore slot <paramref name="slot"/>'s holder sleeps on ("~00" to "~63").</summary>
+    internal static string SlotSemaphoreName(string name, int slot) => name + "~" + slot.ToString("00", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The semaphore of slot <paramref name="slot"/>, opened once per holder generation (the holder creates it afresh
+    /// when it takes the slot, before it publishes its generation); null if it cannot be opened (the holder is gone).
+    /// </summary>
+    internal NamedSemaphore? SlotSemaphore(int slot)
+    {
+        int generation = Volatile.Read(ref Int32(RingLayout.SlotOffset(slot) + RingLayout.GenerationField));
+        lock (_slotSemaphoresGate)
+        {
+            _slotSemaphores ??= new (NamedSemaphore, int)?[Descriptor.Slots];
+            if (_slotSemaphores[slot] is { } cached && cached.Generation == generation)
+            {
+                return cached.Semaphore;
+            }
+
+            _slotSemaphores[slot]?.Semaphore.Dispose();
+            _slotSemaphores[slot] = null;
+            try
+            {
+                NamedSemaphore semaphore = NamedSemaphore.OpenInternal(SlotSemaphoreName(Name, slot));
+                _slotSemaphores[slot] = (semaphore, generation);
+                return semaphore;
+            }
+            catch (IpcNotFoundException)
+            {
+                return null;
+            }
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref int Int32(int offset) => ref Unsafe.AsRef<int>(_base + offset);
@@ -70,93 +103,114 @@ internal sealed unsafe class RingMapping : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref long Int64(int offset) => ref Unsafe.AsRef<long>(_base + offset);
 
+    /// <summary>Whether a size check found the file shorter than the mapping (see <see cref="IsIntact"/>).</summary>
+    internal bool IsTruncated => _truncated;
+
+    /// <summary>
+    /// Whether the file still has the length that was mapped (one fstat). Linux unmaps the pages a truncate cuts off
+    /// from every mapping, and the next touch of one is SIGBUS, which .NET cannot turn into an exception: a shrunk file
+    /// must be noticed before its memory is touched. Once false, stays false.
+    /// </summary>
+    internal bool IsIntact()
+    {
+        if (_truncated)
+        {
+            return false;
+        }
+
+        long length;
+        try
+        {
+            length = RandomAccess.GetLength(_file);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+
+        if (length < _mappedLength)
+        {
+            _truncated = true;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Throws <see cref="IpcCorruptionException"/> if the file shrank under the mapping (one fstat).</summary>
+    internal void ThrowIfTruncated()
+    {
+        if (!IsIntact())
+        {
+            throw Truncated();
+        }
+    }
+
+    /// <summary>The error for a file that shrank under the mapping.</summary>
+    internal IpcCorruptionException Truncated()
+    {
+        long length = -1;
+        try
+        {
+            length = RandomAccess.GetLength(_file);
+        }
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+        {
+        }
+
+        return new IpcCorruptionException(
+            $"Ring '{Name}' ({Path}) was truncated to {length} bytes while this process had it mapped (it must stay {_mappedLength} bytes); stopped before touching the missing pages. A process of this user shrank the file: delete the ring and create it again.");
+    }
+
     /// <summary>Creates the ring file, its header and its semaphores. The file name is claimed atomically (O_EXCL).</summary>
     internal static void Create(string name, RingOptions options)
     {
-        long capacity = options.Capacity;
-        if (!RingLayout.IsValidCapacity(capacity))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), capacity,
-                $"The ring capacity must be a power of two from {RingLayout.MinCapacity} (4 KiB) to {RingLayout.MaxCapacity} (1 GiB).");
-        }
-
-        int limit = RingLayout.MaxMessageSizeFor(capacity);
-        int maxMessage = options.MaxMessageSize ?? limit;
-        if (maxMessage < 1 || maxMessage > limit)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), maxMessage,
-                $"The maximum message size must be from 1 to {limit} bytes (capacity / 2 - 8) for a ring of {capacity} bytes.");
-        }
-
-        string path = RingBuffer.GetPath(name);
-        using FileStream? stream = CreateExclusive(path);
+        RingDescriptor descriptor = RingDescriptor.For(options);
+        string path = IpcName.GetRingPath(name);
+        using FileStream? stream = RingFile.CreateExclusive(path);
         if (stream is null)
         {
             if (options.ReclaimAbandoned && RingBuffer.IsAbandoned(name))
             {
                 RingBuffer.Delete(name);
-                Create(name, new RingOptions { Capacity = capacity, MaxMessageSize = maxMessage, ReclaimAbandoned = false });
+                Create(name, new RingOptions
+                {
+                    Kind = options.Kind,
+                    Capacity = options.Capacity,
+                    MaxMessageSize = options.MaxMessageSize,
+                    MaxProducers = options.MaxProducers,
+                    MaxSubscribers = options.MaxSubscribers,
+                    Lossy = options.Lossy,
+                    ReclaimAbandoned = false,
+                });
                 return;
             }
 
             throw new IpcAlreadyExistsException(name, $"Cannot create ring '{name}' ({path}): it already exists.");
         }
 
-        InitializeFile(name, stream.SafeFileHandle, capacity, maxMessage);
+        InitializeFile(name, path, stream.SafeFileHandle, descriptor);
     }
 
-    /// <summary>Creates the file with O_EXCL (mode 0600 before the umask); null if it already exists.</summary>
-    private static FileStream? CreateExclusive(string path)
-    {
-        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite | FileShare.Delete };
-        if (!OperatingSystem.IsWindows())
-        {
-            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            return new FileStream(path, create);
-        }
-        catch (IOException) when (System.IO.File.Exists(path))
-        {
-            return null;
-        }
-    }
-
-    private static void InitializeFile(string name, SafeFileHandle file, long capacity, int maxMessage)
+    private static void InitializeFile(string name, string path, SafeFileHandle file, RingDescriptor descriptor)
     {
         try
         {
-            // The umask may have removed bits from the create mode; a ring is exactly 0600.
-            if (!OperatingSystem.IsWindows())
-            {
-                System.IO.File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            RandomAccess.SetLength(file, RingLayout.HeaderSize + capacity);
-            using MemoryMappedFile map = MemoryMappedFile.CreateFromFile(file, null, RingLayout.HeaderSize + capacity,
+            RingFile.Reserve(file, name, path, descriptor.TotalLength);
+            using MemoryMappedFile map = MemoryMappedFile.CreateFromFile(file, null, descriptor.TotalLength,
                 MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
-            using MemoryMappedViewAccessor view = map.CreateViewAccessor(0, RingLayout.HeaderSize, MemoryMappedFileAccess.ReadWrite);
-            view.Write(RingLayout.HeaderSizeOffset, RingLayout.HeaderSize);
-            view.Write(RingLayout.CapacityOffset, capacity);
-            view.Write(RingLayout.MaxMessageSizeOffset, maxMessage);
-            view.Write(RingLayout.FlagsOffset, 0);
-            view.Write(RingLayout.CreatedAtOffset, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            view.Write(RingLayout.CreatorPidOffset, Environment.ProcessId);
-
-            // The semaphores exist before the magic, so an opener that trusts the header also finds them.
-            NamedSemaphore.CreateInternal(DataSemaphoreName(name)).Dispose();
-            NamedSemaphore.CreateInternal(SpaceSemaphoreName(name)).Dispose();
-
-            // Version, then magic, each with release semantics: a reader that sees the magic sees the whole header.
+            using MemoryMappedViewAccessor view = map.CreateViewAccessor(0, descriptor.TotalLength, MemoryMappedFileAccess.ReadWrite);
             byte* header = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref header);
             try
             {
-                header += view.PointerOffset;
-                Volatile.Write(ref Unsafe.AsRef<int>(header + RingLayout.VersionOffset), RingLayout.Version);
-                Volatile.Write(ref Unsafe.AsRef<ulong>(header + RingLayout.MagicOffset), RingLayout.Magic);
+                var memory = new RingMemory(header + view.PointerOffset);
+                descriptor.InitializeData(memory);
+
+                // The semaphores exist before the magic, so an opener that trusts the header also finds them.
+                NamedSemaphore.CreateInternal(DataSemaphoreName(name)).Dispose();
+                NamedSemaphore.CreateInternal(SpaceSemaphoreName(name)).Dispose();
+                descriptor.Write(memory, Environment.ProcessId, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             }
             finally
             {
@@ -173,17 +227,8 @@ internal sealed unsafe class RingMapping : IDisposable
     /// <summary>Opens and validates an existing ring; fails clearly if it is missing or not a valid ring.</summary>
     internal static RingMapping Open(string name)
     {
-        string path = RingBuffer.GetPath(name);
-        SafeFileHandle file;
-        try
-        {
-            file = System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new IpcNotFoundException(name, $"Cannot open ring '{name}' ({path}): it does not exist.");
-        }
-
+        string path = IpcName.GetRingPath(name);
+        SafeFileHandle file = RingFile.OpenChecked(name, path, "open");
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         RingMapping? mapping = null;
@@ -204,7 +249,7 @@ internal sealed unsafe class RingMapping : IDisposable
 
             map = MemoryMappedFile.CreateFromFile(file, null, length, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
             view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.ReadWrite);
-            mapping = new RingMapping(name, path, file, map, view);
+            mapping = new RingMapping(name, path, file, map, view) { _mappedLength = length };
             mapping.ReadDescriptor(length);
             mapping.DataReady = OpenSemaphore(name, DataSemaphoreName(name));
             mapping.SpaceReady = OpenSemaphore(name, SpaceSemaphoreName(name));
@@ -258,36 +303,11 @@ internal sealed unsafe class RingMapping : IDisposable
 
         if (magic != RingLayout.Magic)
         {
-            throw new IpcCorruptionException($"'{Path}' is not an IpcKit ring: wrong magic 0x{magic:x16} (expected 0x{RingLayout.Magic:x16}).");
+            // The bytes found are not shown: the file may be anything of this user's that ended up at the name.
+            throw new IpcCorruptionException($"'{Path}' is not an IpcKit ring: it does not start with the ring magic (\"IPCKRING\"). Delete it if it is a leftover.");
         }
 
-        int version = Volatile.Read(ref Int32(RingLayout.VersionOffset));
-        if (version != RingLayout.Version)
-        {
-            throw new IpcCorruptionException($"Ring '{Name}' ({Path}) has layout version {version}; this IpcKit reads version {RingLayout.Version}.");
-        }
-
-        int headerSize = Int32(RingLayout.HeaderSizeOffset);
-        long capacity = Int64(RingLayout.CapacityOffset);
-        int maxMessage = Int32(RingLayout.MaxMessageSizeOffset);
-        if (headerSize != RingLayout.HeaderSize)
-        {
-            throw new IpcCorruptionException($"Ring '{Name}' ({Path}) has a header size of {headerSize}; version {RingLayout.Version} uses {RingLayout.HeaderSize}.");
-        }
-
-        if (!RingLayout.IsValidCapacity(capacity) || fileLength != RingLayout.HeaderSize + capacity)
-        {
-            throw new IpcCorruptionException(
-                $"Ring '{Name}' ({Path}) has an invalid capacity {capacity} for a file of {fileLength} bytes (a power of two from 4 KiB to 1 GiB, plus a {RingLayout.HeaderSize}-byte header).");
-        }
-
-        if (maxMessage < 1 || maxMessage > RingLayout.MaxMessageSizeFor(capacity))
-        {
-            throw new IpcCorruptionException($"Ring '{Name}' ({Path}) has an invalid maximum message size {maxMessage} for a capacity of {capacity}.");
-        }
-
-        Capacity = capacity;
-        MaxMessageSize = maxMessage;
+        Descriptor = RingDescriptor.Read(Memory, fileLength, Describe);
     }
 
     public void Dispose()
@@ -299,6 +319,14 @@ internal sealed unsafe class RingMapping : IDisposable
 
         DataReady?.Dispose();
         SpaceReady?.Dispose();
+        lock (_slotSemaphoresGate)
+        {
+            foreach ((NamedSemaphore Semaphore, int Generation)? slot in _slotSemaphores ?? [])
+            {
+                slot?.Semaphore.Dispose();
+            }
+        }
+
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _base = null;
         _view.Dispose();

@@ -17,12 +17,14 @@ internal static class RingMetrics
     static RingMetrics()
     {
         Meter meter = IpcMeter.Meter;
-        meter.CreateObservableCounter("ipckit.ring.messages.written", () => Writers(w => w.MessagesWritten), "{message}", "Messages committed to rings.");
-        meter.CreateObservableCounter("ipckit.ring.bytes.written", () => Writers(w => w.BytesWritten), "By", "Payload bytes committed to rings.");
+        meter.CreateObservableCounter("ipckit.ring.messages.written", () => Writers(w => w.MessagesSent), "{message}", "Messages committed to rings.");
+        meter.CreateObservableCounter("ipckit.ring.bytes.written", () => Writers(w => w.BytesSent), "By", "Payload bytes committed to rings.");
         meter.CreateObservableCounter("ipckit.ring.full_waits", () => Writers(w => w.FullWaits), "{wait}", "Writes that had to wait because the ring was full.");
-        meter.CreateObservableCounter("ipckit.ring.messages.read", () => Readers(r => r.MessagesRead), "{message}", "Messages consumed from rings.");
-        meter.CreateObservableCounter("ipckit.ring.bytes.read", () => Readers(r => r.BytesRead), "By", "Payload bytes consumed from rings.");
+        meter.CreateObservableCounter("ipckit.ring.messages.read", () => Readers(r => r.MessagesReceived), "{message}", "Messages consumed from rings.");
+        meter.CreateObservableCounter("ipckit.ring.bytes.read", () => Readers(r => r.BytesReceived), "By", "Payload bytes consumed from rings.");
         meter.CreateObservableCounter("ipckit.ring.wakeups", () => Writers(w => w.WakeUps).Concat(Readers(r => r.WakeUps)), "{wakeup}", "Semaphore posts to wake a sleeping peer.");
+        meter.CreateObservableCounter("ipckit.ring.holes_skipped", () => Readers(r => r.HolesSkipped), "{hole}", "Claims of dead writers a many-to-one reader skipped.");
+        meter.CreateObservableCounter("ipckit.ring.messages.lost", () => Readers(r => r.MessagesLost), "{message}", "Messages broadcast subscribers lost because the writer overtook them.");
         meter.CreateObservableCounter("ipckit.ring.sleeps", () => Writers(w => w.Sleeps).Concat(Readers(r => r.Sleeps)), "{sleep}", "Times an endpoint slept on its semaphore.");
     }
 

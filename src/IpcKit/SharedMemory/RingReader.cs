@@ -4,111 +4,190 @@ using MessagePack;
 
 namespace IpcKit.SharedMemory;
 
-/// <summary>Receives one message from a ring without copying: the payload lives in ring memory during the call.</summary>
-/// <param name="payload">The message bytes, valid only during the call.</param>
-/// <param name="type">The message type (0 for raw bytes, else <see cref="MessageTypeId"/> of its contract).</param>
-public delegate void RingMessageHandler(ReadOnlySpan<byte> payload, int type);
+/// <summary>Receives one message from a ring without copying: the body lives in ring memory during the call.</summary>
+/// <param name="body">The message bytes, valid only during the call.</param>
+/// <param name="typeId">The type id (0 for raw bytes, else <see cref="MessageTypeId"/> of its contract).</param>
+public delegate void RingMessageHandler(ReadOnlySpan<byte> body, int typeId);
 
 /// <summary>Receives one message from a ring without copying, with caller state instead of a closure.</summary>
-public delegate void RingMessageHandler<TState>(TState state, ReadOnlySpan<byte> payload, int type);
+public delegate void RingMessageHandler<TState>(TState state, ReadOnlySpan<byte> body, int typeId);
 
 /// <summary>
-/// The consuming end of a ring: reads, in order, what the one <see cref="RingWriter"/> in another process wrote.
-/// One reader per ring at a time; an instance is not thread-safe (single consumer). A new reader resumes after the
-/// last message an earlier reader consumed.
+/// The receiving end of a ring: receives, in order, what the writers in other processes sent. A one-to-one or
+/// many-to-one ring has one reader at a time, which resumes after the last message an earlier reader consumed; a
+/// broadcast ring has up to <see cref="RingOptions.MaxSubscribers"/>, each of which receives every message from where
+/// it attached (<see cref="RingEndpointOptions.StartAt"/>). An instance is not thread-safe.
 /// </summary>
 /// <remarks>
-/// Everything read from shared memory is checked before it is used: the write position must lie between the read
-/// position and one capacity ahead, every record length must be within the maximum message size and must not cross
-/// the end of the data area or the write position, and a padding record must reach exactly to the end. A violation
-/// throws <see cref="IpcCorruptionException"/> naming the position; nothing is read out of bounds.
+/// Everything read from shared memory is checked before it is used: positions, record lengths against the maximum
+/// message size, the data area and the write position, padding, claims. A violation throws
+/// <see cref="IpcCorruptionException"/> naming the position; nothing is read out of bounds. Room is freed for the
+/// writers once per batch after <see cref="Drain(RingMessageHandler, int)"/> or a <see cref="RingBatch"/>, and after
+/// each message received on its own (a reader that received one message and then waits for something the writer does
+/// next must not leave the writer waiting for that message's room).
 /// </remarks>
-public sealed class RingReader : IDisposable
+public sealed class RingReader : IDisposable, IRingCursorEvents
 {
     private readonly RingMapping _mapping;
     private readonly RingRole _role;
-    private readonly unsafe byte* _data;
-
-    // The shared fields the hot path touches, resolved once.
-    private readonly unsafe long* _writePosition;
-    private readonly unsafe long* _readPosition;
-    private readonly unsafe int* _writerSleeping;
-    private readonly long _capacity;
-    private readonly long _mask;
-    private readonly int _maxMessageSize;
+    private readonly RingReadCursor _cursor;
+    private readonly RingEndpointOptions _options;
     private readonly Func<bool> _hasData;
     private readonly UnmanagedMemoryManager _memory;
-    private long _head;
-    private long _published;
-    private long _cachedTail;
+    private readonly unsafe byte* _data;
     private bool _disposed;
 
-    private unsafe RingReader(RingMapping mapping, RingRole role)
+    private unsafe RingReader(RingMapping mapping, RingRole role, RingEndpointOptions options)
     {
         _mapping = mapping;
         _role = role;
-        _data = mapping.Data;
-        _writePosition = (long*)Unsafe.AsPointer(ref mapping.WritePosition);
-        _readPosition = (long*)Unsafe.AsPointer(ref mapping.ReadPosition);
-        _writerSleeping = (int*)Unsafe.AsPointer(ref mapping.WriterSleeping);
-        _capacity = mapping.Capacity;
-        _mask = mapping.Mask;
-        _maxMessageSize = mapping.MaxMessageSize;
-        _memory = new UnmanagedMemoryManager(_data, (int)_capacity);
-        _hasData = HasData;
-        _head = Volatile.Read(ref mapping.ReadPosition);
-        _published = _head;
-        if ((_head & (RingLayout.RecordAlignment - 1)) != 0)
+        _options = options;
+        RingMemory memory = mapping.Memory;
+        RingDescriptor descriptor = mapping.Descriptor;
+        _cursor = descriptor.Kind switch
         {
-            throw Corrupt(_head, "the read position in the header is not a multiple of 8");
-        }
-
-        // Positions start at 0 and only grow. A negative one would also make "write - read" overflow in RefreshTail and
-        // pass for a small distance: the reader would then walk some 2^63 bytes of garbage records (found by fuzzing).
-        if (_head < 0)
-        {
-            throw Corrupt(_head, "the read position in the header is negative");
-        }
-
-        _cachedTail = _head;
-        RefreshTail();
+            RingKind.ManyToOne => new ManyToOneReadCursor<RingMemory>(memory, descriptor, mapping.Describe, new SlotOwners(role), this, options.PeerTimeout / 4),
+            RingKind.Broadcast => new BroadcastReadCursor<RingMemory>(memory, descriptor, mapping.Describe, role.Slot, options.StartAt, this),
+            _ => new OneToOneReadCursor<RingMemory>(memory, descriptor, mapping.Describe),
+        };
+        _cursor.Mapping = mapping;
+        _data = memory.Pointer(descriptor.HeaderSize);
+        _memory = new UnmanagedMemoryManager(_data, (int)descriptor.Capacity);
+        _hasData = _cursor.HasData;
         RingMetrics.Register(this);
     }
+
+    /// <summary>A many-to-one reader skipped the claim of a writer that died between claiming room and committing it.</summary>
+    public event EventHandler<RingHoleSkippedEventArgs>? HoleSkipped;
+
+    /// <summary>A subscriber of a lossy broadcast ring was overtaken by the writer and lost messages (counted in <see cref="MessagesLost"/>).</summary>
+    public event EventHandler<RingLappedEventArgs>? Lapped;
 
     /// <summary>The ring's name.</summary>
     public string Name => _mapping.Name;
 
-    /// <summary>The data area in bytes.</summary>
-    public long Capacity => _capacity;
+    /// <summary>The ring's kind.</summary>
+    public RingKind Kind => _mapping.Descriptor.Kind;
 
-    /// <summary>The largest payload one message may have.</summary>
-    public int MaxMessageSize => _maxMessageSize;
+    /// <summary>The data area in bytes.</summary>
+    public long Capacity => _mapping.Capacity;
+
+    /// <summary>The largest body one message may have.</summary>
+    public int MaxMessageSize => _mapping.MaxMessageSize;
 
     /// <summary>Messages this reader consumed.</summary>
-    public long MessagesRead { get; private set; }
+    public long MessagesReceived { get; private set; }
 
-    /// <summary>Payload bytes this reader consumed.</summary>
-    public long BytesRead { get; private set; }
+    /// <summary>Body bytes this reader consumed.</summary>
+    public long BytesReceived { get; private set; }
 
-    /// <summary>The writer's state as its identity line records it.</summary>
-    public RingPeerState WriterState => RingRole.ReadIdentity(_mapping, RingLayout.WriterIdentityOffset).State;
+    /// <summary>Claims of dead writers skipped (many-to-one rings).</summary>
+    public long HolesSkipped => _cursor is ManyToOneReadCursor<RingMemory> cursor ? cursor.HolesSkipped : 0;
+
+    /// <summary>Messages lost because the writer overtook this subscriber (lossy broadcast rings).</summary>
+    public long MessagesLost => _cursor is BroadcastReadCursor<RingMemory> cursor ? cursor.Lost : 0;
+
+    /// <summary>The writer's state as its identity line records it (many-to-one: Attached while any writer is).</summary>
+    public RingPeerState WriterState
+    {
+        get
+        {
+            if (Kind != RingKind.ManyToOne)
+            {
+                return RingIdentity.Read(_mapping, RingLayout.WriterIdentityOffset).State;
+            }
+
+            RingPeerState state = RingPeerState.None;
+            foreach (int line in RingIdentity.SlotLines(_mapping.Descriptor.Slots))
+            {
+                RingPeerState slot = RingIdentity.Read(_mapping, line).State;
+                state = slot == RingPeerState.Attached || state == RingPeerState.Attached ? RingPeerState.Attached
+                    : slot == RingPeerState.Detached ? RingPeerState.Detached : state;
+            }
+
+            return state;
+        }
+    }
+
+    /// <summary>
+    /// Whether the writer that had left before this reader attached died without detaching (many-to-one: any of them).
+    /// A new reader waits for the next writer either way; this tells a supervisor whether the last one crashed.
+    /// </summary>
+    public bool PreviousWriterDied => _role.PreviousPeerDied;
 
     internal long WakeUps => _role.WakeUps;
 
     internal long Sleeps => _role.Sleeps;
 
-    /// <summary>Attaches as the reader of an existing ring; fails with <see cref="IpcInUseException"/> if a live reader is attached.</summary>
+    /// <summary>Attaches as the reader (or, on a broadcast ring, a subscriber) of an existing ring; fails at once if it does not exist (see <see cref="AttachAsync"/>).</summary>
+    /// <exception cref="IpcNotFoundException">There is no ring of that name.</exception>
+    /// <exception cref="IpcInUseException">A live reader holds the role, or every subscriber slot is held.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file at the name is not this user's private ring file.</exception>
     public static RingReader Attach(string name, RingEndpointOptions? options = null)
     {
-        RingBuffer.ValidateName(name);
-        return RingRole.Attach(name, RingRoleKind.Reader, options, static (mapping, role) => new RingReader(mapping, role));
+        IpcName.ValidateRing(name);
+        RingEndpointOptions effective = options ?? new RingEndpointOptions();
+        return RingRole.Attach(name, RingRoleKind.Reader, effective, (mapping, role) => new RingReader(mapping, role, effective));
     }
 
-    /// <summary>Whether a message is ready to read now.</summary>
+    /// <summary>Attaches as the reader, waiting up to <paramref name="timeout"/> (default: the options' <see cref="RingEndpointOptions.DefaultTimeout"/>) for the ring to be created.</summary>
+    /// <exception cref="TimeoutException">The ring did not appear in time.</exception>
+    public static ValueTask<RingReader> AttachAsync(string name, RingEndpointOptions? options = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        RingAttach.WaitAsync(name, options, timeout, static (n, o) => Attach(n, o), cancellationToken);
+
+    /// <summary>Whether a message is ready now.</summary>
     public bool HasData()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _head != _cachedTail || RefreshTail() != _head;
+        try
+        {
+            return _cursor.HasData();
+        }
+        catch (IpcCorruptionException exception)
+        {
+            LogCorruption(exception);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until a message is ready: true, or false once <paramref name="timeout"/> (null: the options' default)
+    /// passes. A writer's departure is reported once; a later wait waits for a new writer.
+    /// </summary>
+    /// <exception cref="IpcPeerGoneException">The ring is empty and its writer (many-to-one: its last writer) detached (<see cref="PeerGoneReason.Closed"/>) or died.</exception>
+    /// <exception cref="RingSubscriberDroppedException">The broadcast writer dropped this subscriber.</exception>
+    public bool WaitForData(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (HasData())
+        {
+            return true;
+        }
+
+        Publish();
+        return WaitCore(timeout ?? _options.DefaultTimeout, cancellationToken);
+    }
+
+    /// <summary>Waits asynchronously until a message is ready: true, or false once <paramref name="timeout"/> (null: the options' default) passes.</summary>
+    /// <exception cref="IpcPeerGoneException">The ring is empty and its writer detached or died.</exception>
+    public async ValueTask<bool> WaitForDataAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (HasData())
+        {
+            return true;
+        }
+
+        Publish();
+        try
+        {
+            return await _role.WaitAsync(_hasData, timeout ?? _options.DefaultTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IpcCorruptionException exception)
+        {
+            LogCorruption(exception);
+            throw;
+        }
     }
 
     /// <summary>
@@ -119,7 +198,7 @@ public sealed class RingReader : IDisposable
     public int Drain(RingMessageHandler handler, int maxMessages = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return Drain(handler, static (h, payload, type) => h(payload, type), maxMessages);
+        return Drain(handler, static (h, body, typeId) => h(body, typeId), maxMessages);
     }
 
     /// <summary>Like <see cref="Drain(RingMessageHandler, int)"/>, passing <paramref name="state"/> to a static handler.</summary>
@@ -131,10 +210,10 @@ public sealed class RingReader : IDisposable
         int count = 0;
         try
         {
-            while (count < maxMessages && TryPeek(out byte* payload, out int length, out int type, out long next))
+            while (count < maxMessages && TryPeek(out byte* body, out int length, out int typeId, out _))
             {
-                handler(state, new ReadOnlySpan<byte>(payload, length), type);
-                Consume(length, next);
+                handler(state, new ReadOnlySpan<byte>(body, length), typeId);
+                Consume(length);
                 count++;
             }
         }
@@ -157,157 +236,125 @@ public sealed class RingReader : IDisposable
         return new RingBatch(this, maxMessages);
     }
 
-    /// <summary>Copies the next message into <paramref name="destination"/> if one is ready; false if none is.</summary>
-    /// <exception cref="ArgumentException">The message is longer than <paramref name="destination"/>; it stays unread.</exception>
-    public unsafe bool TryRead(Span<byte> destination, out int length, out int type)
+    /// <summary>Receives the next message as a copy if one is ready now (or within <paramref name="timeout"/>); false if none came.</summary>
+    public bool TryReceive(out IpcMessage message, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!TryPeek(out byte* payload, out length, out type, out long next))
+        if (!Ready(timeout, cancellationToken))
         {
-            Publish();
+            message = default;
             return false;
         }
 
-        if (length > destination.Length)
-        {
-            throw new ArgumentException($"The next message is {length} bytes; the destination holds {destination.Length}.", nameof(destination));
-        }
-
-        new ReadOnlySpan<byte>(payload, length).CopyTo(destination);
-        Consume(length, next);
-        Publish();
+        message = ReceiveCopy();
         return true;
     }
 
-    /// <summary>Deserializes the next message as <typeparamref name="T"/> if one is ready; false if none is.</summary>
-    /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed.</exception>
-    public unsafe bool TryReadMessage<T>(out T message)
+    /// <summary>Receives and deserializes the next message as <typeparamref name="T"/> if one is ready now (or within <paramref name="timeout"/>).</summary>
+    /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed, the reader goes on.</exception>
+    public bool TryReceive<T>(out T message, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!TryPeek(out byte* payload, out int length, out int type, out long next))
+        if (!Ready(timeout, cancellationToken))
         {
-            Publish();
             message = default!;
             return false;
         }
 
-        try
-        {
-            message = Deserialize<T>(payload, length, type);
-        }
-        finally
-        {
-            Consume(length, next);
-            Publish();
-        }
-
+        message = ReceiveTyped<T>();
         return true;
     }
 
-    /// <summary>
-    /// Waits until a message is ready: true, or false once <paramref name="timeout"/> passes. A writer's departure is
-    /// reported once; a later wait waits for a new writer to attach.
-    /// </summary>
-    /// <exception cref="IpcPeerGoneException">The ring is empty and its writer detached (<see cref="PeerGoneReason.Closed"/>) or died.</exception>
-    public bool WaitForData(TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>Copies the next message into <paramref name="destination"/> if one is ready now (or within <paramref name="timeout"/>).</summary>
+    /// <exception cref="ArgumentException">The message is longer than <paramref name="destination"/>; it stays unread.</exception>
+    public bool TryReceive(Span<byte> destination, out RingReceiveResult result, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return HasData() || _role.Wait(_hasData, timeout, cancellationToken);
+        if (!Ready(timeout, cancellationToken))
+        {
+            result = default;
+            return false;
+        }
+
+        result = ReceiveInto(destination);
+        return true;
     }
 
-    /// <summary>Waits asynchronously until a message is ready: true, or false once <paramref name="timeout"/> passes.</summary>
+    /// <summary>Waits for the next message (up to <paramref name="timeout"/>; null: the options' default) and returns a copy of it.</summary>
+    /// <exception cref="TimeoutException">No message arrived in time.</exception>
     /// <exception cref="IpcPeerGoneException">The ring is empty and its writer detached or died.</exception>
-    public ValueTask<bool> WaitForDataAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public IpcMessage Receive(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return HasData() ? new ValueTask<bool>(true) : _role.WaitAsync(_hasData, timeout, cancellationToken);
-    }
-
-    /// <summary>Waits for the next message and copies it into <paramref name="destination"/>.</summary>
-    /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
-    public RingReadResult Read(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        if (!WaitForData(timeout, cancellationToken))
-        {
-            throw NoMessage(timeout);
-        }
-
-        TryRead(destination, out int length, out int type);
-        return new RingReadResult(length, type);
-    }
-
-    /// <summary>Waits asynchronously for the next message and copies it into <paramref name="destination"/>.</summary>
-    /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
-    public async ValueTask<RingReadResult> ReadAsync(Memory<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        if (!await WaitForDataAsync(timeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw NoMessage(timeout);
-        }
-
-        TryRead(destination.Span, out int length, out int type);
-        return new RingReadResult(length, type);
-    }
-
-    /// <summary>Waits for the next message and returns a copy of it.</summary>
-    /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
-    public async ValueTask<RingMessage> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        if (!await WaitForDataAsync(timeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw NoMessage(timeout);
-        }
-
-        return ReadCopy();
+        WaitOrThrow(timeout, cancellationToken);
+        return ReceiveCopy();
     }
 
     /// <summary>Waits for the next message and deserializes it as <typeparamref name="T"/>.</summary>
-    /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
-    /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed.</exception>
-    public T ReadMessage<T>(TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <exception cref="TimeoutException">No message arrived in time.</exception>
+    /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed, the reader goes on.</exception>
+    public T Receive<T>(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (!WaitForData(timeout, cancellationToken))
-        {
-            throw NoMessage(timeout);
-        }
+        WaitOrThrow(timeout, cancellationToken);
+        return ReceiveTyped<T>();
+    }
 
-        TryReadMessage(out T message);
-        return message;
+    /// <summary>Waits for the next message and copies it into <paramref name="destination"/>.</summary>
+    /// <exception cref="TimeoutException">No message arrived in time.</exception>
+    /// <exception cref="ArgumentException">The message is longer than <paramref name="destination"/>; it stays unread.</exception>
+    public RingReceiveResult Receive(Span<byte> destination, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        WaitOrThrow(timeout, cancellationToken);
+        return ReceiveInto(destination);
+    }
+
+    /// <summary>Waits asynchronously for the next message and returns a copy of it.</summary>
+    /// <exception cref="TimeoutException">No message arrived in time.</exception>
+    public async ValueTask<IpcMessage> ReceiveAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        await WaitOrThrowAsync(timeout, cancellationToken).ConfigureAwait(false);
+        return ReceiveCopy();
     }
 
     /// <summary>Waits asynchronously for the next message and deserializes it as <typeparamref name="T"/>.</summary>
-    /// <exception cref="TimeoutException">No message arrived within <paramref name="timeout"/>.</exception>
-    public async ValueTask<T> ReadMessageAsync<T>(TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <exception cref="TimeoutException">No message arrived in time.</exception>
+    /// <exception cref="IpcProtocolException">The message is of another type or does not deserialize; it is consumed.</exception>
+    public async ValueTask<T> ReceiveAsync<T>(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (!await WaitForDataAsync(timeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw NoMessage(timeout);
-        }
+        await WaitOrThrowAsync(timeout, cancellationToken).ConfigureAwait(false);
+        return ReceiveTyped<T>();
+    }
 
-        TryReadMessage(out T message);
-        return message;
+    /// <summary>Waits asynchronously for the next message and copies it into <paramref name="destination"/>.</summary>
+    /// <exception cref="TimeoutException">No message arrived in time.</exception>
+    public async ValueTask<RingReceiveResult> ReceiveAsync(Memory<byte> destination, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        await WaitOrThrowAsync(timeout, cancellationToken).ConfigureAwait(false);
+        return ReceiveInto(destination.Span);
+    }
+
+    /// <summary>
+    /// Every message, as a copy, as it arrives, until the writer (many-to-one: the last writer) detaches (the sequence
+    /// ends) or dies (<see cref="IpcPeerGoneException"/>).
+    /// </summary>
+    public async IAsyncEnumerable<IpcMessage> ReceiveAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (await NextAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (Ready(null, default))
+            {
+                yield return ReceiveCopy();
+            }
+        }
     }
 
     /// <summary>
     /// Every message as <typeparamref name="T"/>, as it arrives, until the writer detaches (the sequence ends) or dies
     /// (<see cref="IpcPeerGoneException"/>).
     /// </summary>
-    public async IAsyncEnumerable<T> ReadAllMessagesAsync<T>([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<T> ReceiveAllAsync<T>([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        while (true)
+        while (await NextAsync(cancellationToken).ConfigureAwait(false))
         {
-            try
+            while (Ready(null, default))
             {
-                await WaitForDataAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
-            }
-            catch (IpcPeerGoneException exception) when (exception.Reason == PeerGoneReason.Closed)
-            {
-                yield break;
-            }
-
-            while (TryReadMessage(out T message))
-            {
-                yield return message;
+                yield return ReceiveTyped<T>();
             }
         }
     }
@@ -321,147 +368,229 @@ public sealed class RingReader : IDisposable
         }
 
         _disposed = true;
+        try
+        {
+            if (_mapping.IsIntact())
+            {
+                Publish();
+            }
+        }
+        catch (IpcCorruptionException)
+        {
+            // Nothing more can be freed in a corrupted ring; detaching still must happen.
+        }
+        finally
+        {
+            RingMetrics.Unregister(this);
+            ((IDisposable)_memory).Dispose();
+            _role.Dispose();
+            _mapping.Dispose();
+        }
+    }
+
+    /// <summary>Detaches without freeing what was consumed and not yet published: what a killed reader leaves (for tests).</summary>
+    internal void DetachAsIfKilled()
+    {
+        _disposed = true;
         RingMetrics.Unregister(this);
         ((IDisposable)_memory).Dispose();
         _role.Dispose();
         _mapping.Dispose();
     }
 
-    private unsafe RingMessage ReadCopy()
+    void IRingCursorEvents.HoleSkipped(long position, long bytes, int slot)
     {
-        TryPeek(out byte* payload, out int length, out int type, out long next);
-        var message = new RingMessage(type, new ReadOnlySpan<byte>(payload, length).ToArray());
-        Consume(length, next);
-        Publish();
+        if (_role.Logger is { } logger)
+        {
+            RingLog.HoleSkipped(logger, Name, bytes, position, slot, HolesSkipped);
+        }
+
+        HoleSkipped?.Invoke(this, new RingHoleSkippedEventArgs(position, bytes, slot));
+    }
+
+    void IRingCursorEvents.Lapped(long position, long resumedAt, long lost)
+    {
+        if (_role.Logger is { } logger)
+        {
+            RingLog.Lapped(logger, Name, position, lost, resumedAt, MessagesLost);
+        }
+
+        Lapped?.Invoke(this, new RingLappedEventArgs(position, resumedAt, lost));
+    }
+
+    void IRingCursorEvents.SubscriberDropped(int slot, int processId, string reason)
+    {
+    }
+
+    /// <summary>Finds the next message without consuming it (checks everything it reads).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal unsafe bool TryPeek(out byte* body, out int length, out int typeId, out long position)
+    {
+        try
+        {
+            return _cursor.TryPeek(out body, out length, out typeId, out position);
+        }
+        catch (IpcCorruptionException exception)
+        {
+            LogCorruption(exception);
+            throw;
+        }
+        catch (RingSubscriberDroppedException exception) when (_role.Logger is not null)
+        {
+            RingLog.Dropped(_role.Logger, Name, exception.Position);
+            throw;
+        }
+    }
+
+    /// <summary>Consumes the message <see cref="TryPeek"/> found (its room is freed at the next <see cref="Publish"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Consume(int length)
+    {
+        _cursor.Consume();
+        MessagesReceived++;
+        BytesReceived += length;
+    }
+
+    /// <summary>Frees consumed room for the writers and wakes one that sleeps waiting for room.</summary>
+    internal void Publish()
+    {
+        if (_cursor.Publish())
+        {
+            _role.WakePeers();
+        }
+    }
+
+    private unsafe IpcMessage ReceiveCopy()
+    {
+        TryPeek(out byte* body, out int length, out int typeId, out _);
+        var message = new IpcMessage(typeId, new ReadOnlySpan<byte>(body, length).ToArray());
+        ConsumeOne(length);
         return message;
     }
 
-    /// <summary>
-    /// Finds the next record at or after the read position, skipping padding. Validates everything it reads from
-    /// shared memory before touching the payload. False if nothing is ready.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal unsafe bool TryPeek(out byte* payload, out int length, out int type, out long next)
+    private unsafe RingReceiveResult ReceiveInto(Span<byte> destination)
     {
-        while (true)
+        TryPeek(out byte* body, out int length, out int typeId, out _);
+        if (length > destination.Length)
         {
-            long head = _head;
-            if (head == _cachedTail && RefreshTail() == head)
-            {
-                payload = null;
-                length = 0;
-                type = 0;
-                next = head;
-                return false;
-            }
-
-            long offset = head & _mask;
-            byte* record = _data + offset;
-            int recordLength = Volatile.Read(ref *(int*)record);
-            int recordType = *(int*)(record + RingLayout.TypeFieldOffset);
-            if (recordType == RingLayout.PaddingType)
-            {
-                SkipPadding(head, offset, recordLength);
-                continue;
-            }
-
-            long size = RingLayout.RecordSize(recordLength);
-            if ((uint)recordLength > (uint)_maxMessageSize || offset + size > _capacity || head + size > _cachedTail)
-            {
-                throw BadRecord(head, offset, recordLength);
-            }
-
-            payload = record + RingLayout.RecordHeaderSize;
-            length = recordLength;
-            type = recordType;
-            next = head + size;
-            return true;
+            throw new ArgumentException($"The next message is {length} bytes; the destination holds {destination.Length}.", nameof(destination));
         }
+
+        new ReadOnlySpan<byte>(body, length).CopyTo(destination);
+        ConsumeOne(length);
+        return new RingReceiveResult(length, typeId);
     }
 
-    /// <summary>Marks the record that <see cref="TryPeek"/> found as consumed (published by <see cref="Publish"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Consume(int length, long next)
+    private unsafe T ReceiveTyped<T>()
     {
-        _head = next;
-        MessagesRead++;
-        BytesRead += length;
-    }
-
-    /// <summary>Frees consumed room for the writer and wakes it if it sleeps waiting for room.</summary>
-    internal unsafe void Publish()
-    {
-        if (_published == _head)
-        {
-            return;
-        }
-
-        _published = _head;
-
-        // A full fence: the writer either sees this position or we see its sleeping flag.
-        Interlocked.Exchange(ref *_readPosition, _head);
-        if (Volatile.Read(ref *_writerSleeping) != 0)
-        {
-            _role.WakePeer();
-        }
-    }
-
-    private void SkipPadding(long head, long offset, int recordLength)
-    {
-        long toEnd = _capacity - offset;
-        if (recordLength != toEnd - RingLayout.RecordHeaderSize || head + toEnd > _cachedTail)
-        {
-            throw Corrupt(head, $"a padding record at offset {offset} claims {recordLength} bytes, but the end of the data area is {toEnd - RingLayout.RecordHeaderSize} bytes away");
-        }
-
-        _head = head + toEnd;
-    }
-
-    private unsafe long RefreshTail()
-    {
-        long tail = Volatile.Read(ref *_writePosition);
-        if (tail < _head || tail - _head > _capacity || (tail & (RingLayout.RecordAlignment - 1)) != 0)
-        {
-            throw Corrupt(_head, $"the write position {tail} is not a multiple of 8 between the read position {_head} and one capacity ({_capacity}) ahead");
-        }
-
-        _cachedTail = tail;
-        return tail;
-    }
-
-    private unsafe T Deserialize<T>(byte* payload, int length, int type)
-    {
-        int expected = MessageTypeId.Of<T>();
-        if (type != expected)
-        {
-            throw new IpcProtocolException(
-                $"Ring '{Name}': {IpcSerializer.Mismatch<T>(type)} (position {_head}); it was skipped.");
-        }
-
+        TryPeek(out byte* body, out int length, out int typeId, out long position);
         try
         {
-            ReadOnlyMemory<byte> memory = _memory.Memory.Slice((int)(payload - _data), length);
-            return IpcSerializer.Deserialize<T>(memory);
+            int expected = MessageTypeId.Of<T>();
+            if (typeId != expected)
+            {
+                throw new IpcProtocolException(
+                    $"Ring '{Name}': {IpcSerializer.Mismatch<T>(typeId)} (position {position}); it was consumed.");
+            }
+
+            try
+            {
+                return IpcSerializer.Deserialize<T>(BodyMemory(body, length));
+            }
+            catch (MessagePackSerializationException exception)
+            {
+                throw new IpcProtocolException(
+                    $"Ring '{Name}': the message at position {position} ({length} bytes) is not a valid {MessageTypeId.Describe(expected)}; it was consumed. {exception.Message}", exception);
+            }
         }
-        catch (MessagePackSerializationException exception)
+        finally
         {
-            throw new IpcProtocolException(
-                $"Ring '{Name}': the message at position {_head} ({length} bytes) does not deserialize as {typeof(T).FullName}; it was skipped. {exception.Message}", exception);
+            ConsumeOne(length);
         }
     }
 
-    private IpcCorruptionException BadRecord(long head, long offset, int length)
+    /// <summary>Consumes one message of a single-message call and frees its room at once.</summary>
+    private void ConsumeOne(int length)
     {
-        string why = (uint)length > (uint)_maxMessageSize
-            ? $"a record length of {length} is outside 0..{_maxMessageSize} (the maximum message size)"
-            : offset + RingLayout.RecordSize(length) > _capacity
-                ? $"a record of {length} bytes at offset {offset} would cross the end of the data area ({_capacity} bytes)"
-                : $"a record of {length} bytes would extend past the write position {_cachedTail}";
-        return Corrupt(head, why);
+        Consume(length);
+        Publish();
     }
 
-    private IpcCorruptionException Corrupt(long position, string what) =>
-        new($"Ring '{Name}' ({_mapping.Path}) is corrupted at position {position}: {what}.", position);
+    private unsafe ReadOnlyMemory<byte> BodyMemory(byte* body, int length) =>
+        _cursor is BroadcastReadCursor<RingMemory> broadcast
+            ? broadcast.ScratchMemory(length)
+            : _memory.Memory.Slice((int)(body - _data), length);
+
+    /// <summary>Whether a message is ready now, or (with a timeout) after waiting; publishes consumed room before any wait.</summary>
+    private bool Ready(TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (HasData())
+        {
+            return true;
+        }
+
+        Publish();
+        return timeout is TimeSpan wait && WaitCore(wait, cancellationToken);
+    }
+
+    private void WaitOrThrow(TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        TimeSpan wait = timeout ?? _options.DefaultTimeout;
+        if (!Ready(wait, cancellationToken))
+        {
+            throw NoMessage(wait);
+        }
+    }
+
+    private async ValueTask WaitOrThrowAsync(TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        TimeSpan wait = timeout ?? _options.DefaultTimeout;
+        if (!await WaitForDataAsync(wait, cancellationToken).ConfigureAwait(false))
+        {
+            throw NoMessage(wait);
+        }
+    }
+
+    /// <summary>Waits without limit for the next message; false once the writer detached in an orderly way.</summary>
+    private async ValueTask<bool> NextAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await WaitForDataAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IpcPeerGoneException exception) when (exception.Reason == PeerGoneReason.Closed)
+        {
+            return false;
+        }
+    }
+
+    private bool WaitCore(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return _role.Wait(_hasData, timeout, cancellationToken);
+        }
+        catch (IpcCorruptionException exception)
+        {
+            LogCorruption(exception);
+            throw;
+        }
+    }
+
+    private void LogCorruption(IpcCorruptionException exception)
+    {
+        if (_role.Logger is { } logger)
+        {
+            RingLog.Corruption(logger, Name, exception.Position, exception.Message);
+        }
+    }
 
     private TimeoutException NoMessage(TimeSpan timeout) => new($"No message arrived on ring '{Name}' within {timeout}.");
+
+    /// <summary>The liveness of a ring's slots, as the protocol cursors ask it.</summary>
+    private sealed class SlotOwners(RingRole role) : IRingSlotOwners
+    {
+        public bool IsGone(int slot) => role.IsSlotGone(slot);
+    }
 }

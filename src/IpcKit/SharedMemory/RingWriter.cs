@@ -6,225 +6,273 @@ using MessagePack;
 namespace IpcKit.SharedMemory;
 
 /// <summary>
-/// The producing end of a ring: writes messages that one <see cref="RingReader"/> in another process reads in order.
-/// One writer per ring at a time; an instance is not thread-safe (single producer).
+/// The sending end of a ring: sends messages that the reader (or, on a broadcast ring, every subscriber) in another
+/// process receives in order. A one-to-one or broadcast ring has one writer at a time; a many-to-one ring has up to
+/// <see cref="RingOptions.MaxProducers"/>, each with its own order. An instance is not thread-safe.
 /// </summary>
 /// <remarks>
-/// Commit protocol: the payload goes in first, then the record header with its length stored last (release), then
-/// the write position is advanced with a full fence. A reader only reads below the write position, so it never sees
-/// a record that is still being written, and a writer killed halfway leaves no trace.
+/// Every message is reserved, filled in place and committed by the ring kind's protocol (docs/ring-format.md): a
+/// reader never sees a message that is still being written, and a writer killed halfway leaves nothing a reader
+/// delivers. Waiting for room follows the endpoint's <see cref="RingWaitStrategy"/> and honours every timeout and
+/// cancellation token.
 /// </remarks>
-public sealed class RingWriter : IDisposable
+public sealed class RingWriter : IDisposable, IRingCursorEvents
 {
     private readonly RingMapping _mapping;
     private readonly RingRole _role;
-    private readonly unsafe byte* _data;
-
-    // The shared fields the hot path touches, resolved once.
-    private readonly unsafe long* _writePosition;
-    private readonly unsafe long* _readPosition;
-    private readonly unsafe int* _readerSleeping;
-    private readonly long _capacity;
-    private readonly long _mask;
-    private readonly int _maxMessageSize;
+    private readonly RingWriteCursor _cursor;
+    private readonly RingEndpointOptions _options;
     private readonly Func<bool> _hasRoom;
     private readonly UnmanagedMemoryManager _memory;
     private readonly RingRegionWriter _region;
-    private long _tail;
-    private long _cachedHead;
+    private readonly unsafe byte* _data;
+
+    // Read once at attach, like the descriptor it comes from: the per-message check reads a field, not the descriptor.
+    private readonly int _maxMessageSize;
+    private ArrayBufferWriter<byte>? _serialized;
     private int _waitingFor;
-    private int _claimLength = -1;
     private long _claimVersion;
-    private unsafe byte* _claimRecord;
-    private long _claimEnd;
+    private bool _batchOpen;
     private bool _disposed;
 
-    private unsafe RingWriter(RingMapping mapping, RingRole role)
+    private unsafe RingWriter(RingMapping mapping, RingRole role, RingEndpointOptions options)
     {
         _mapping = mapping;
         _role = role;
-        _data = mapping.Data;
-        _writePosition = (long*)Unsafe.AsPointer(ref mapping.WritePosition);
-        _readPosition = (long*)Unsafe.AsPointer(ref mapping.ReadPosition);
-        _readerSleeping = (int*)Unsafe.AsPointer(ref mapping.ReaderSleeping);
-        _capacity = mapping.Capacity;
-        _mask = mapping.Mask;
-        _maxMessageSize = mapping.MaxMessageSize;
-        _memory = new UnmanagedMemoryManager(_data, (int)_capacity);
-        _region = new RingRegionWriter(_memory.Memory);
-        _hasRoom = () => HasRoomFor(_waitingFor);
-        _tail = Volatile.Read(ref mapping.WritePosition);
-        _cachedHead = Volatile.Read(ref mapping.ReadPosition);
-        // A negative position would make "write - read" overflow below and pass (found by fuzzing): positions start at 0.
-        if (_cachedHead < 0 || (_tail & (RingLayout.RecordAlignment - 1)) != 0 || _cachedHead > _tail || _tail - _cachedHead > _capacity || (_cachedHead & 7) != 0)
+        _options = options;
+        RingMemory memory = mapping.Memory;
+        RingDescriptor descriptor = mapping.Descriptor;
+        _cursor = descriptor.Kind switch
         {
-            throw Corrupt(_tail, $"the positions in the header are inconsistent (write {_tail}, read {_cachedHead}, capacity {_capacity})");
-        }
-
+            RingKind.ManyToOne => new ManyToOneWriteCursor<RingMemory>(memory, descriptor, mapping.Describe, role.Slot),
+            RingKind.Broadcast => new BroadcastWriteCursor<RingMemory>(memory, descriptor, mapping.Describe, new SlotOwners(role), this, options.PeerTimeout / 4, options.SlowSubscriberTimeout),
+            _ => new OneToOneWriteCursor<RingMemory>(memory, descriptor, mapping.Describe),
+        };
+        _cursor.Mapping = mapping;
+        _maxMessageSize = descriptor.MaxMessageSize;
+        _data = memory.Pointer(descriptor.HeaderSize);
+        _memory = new UnmanagedMemoryManager(_data, (int)descriptor.Capacity);
+        _region = new RingRegionWriter(_memory.Memory);
+        _hasRoom = () => _cursor.HasRoomFor(_waitingFor);
         RingMetrics.Register(this);
     }
+
+    /// <summary>A broadcast writer dropped a subscriber (dead, or stopped reading for longer than <see cref="RingEndpointOptions.SlowSubscriberTimeout"/>).</summary>
+    public event EventHandler<RingSubscriberDroppedEventArgs>? SubscriberDropped;
 
     /// <summary>The ring's name.</summary>
     public string Name => _mapping.Name;
 
-    /// <summary>The data area in bytes.</summary>
-    public long Capacity => _capacity;
+    /// <summary>The ring's kind.</summary>
+    public RingKind Kind => _mapping.Descriptor.Kind;
 
-    /// <summary>The largest payload one message may have.</summary>
+    /// <summary>The data area in bytes.</summary>
+    public long Capacity => _mapping.Capacity;
+
+    /// <summary>The largest body one message may have.</summary>
     public int MaxMessageSize => _maxMessageSize;
 
     /// <summary>Messages this writer committed.</summary>
-    public long MessagesWritten { get; private set; }
+    public long MessagesSent { get; private set; }
 
-    /// <summary>Payload bytes this writer committed.</summary>
-    public long BytesWritten { get; private set; }
+    /// <summary>Body bytes this writer committed.</summary>
+    public long BytesSent { get; private set; }
 
-    /// <summary>How many writes had to wait because the ring was full.</summary>
+    /// <summary>How many sends had to wait because the ring was full.</summary>
     public long FullWaits { get; private set; }
 
-    /// <summary>Bytes ever committed (the write position): where the next record, or the padding before it, starts.</summary>
-    internal long WritePosition => _tail;
+    /// <summary>
+    /// Whether the reader that had left before this writer attached died without detaching (a writer waits for the next
+    /// reader either way; this says whether the last one crashed).
+    /// </summary>
+    public bool PreviousReaderDied => _role.PreviousPeerDied;
+
+    /// <summary>
+    /// Bytes ever committed and published to the ring (the write position), which grows exactly when this writer's
+    /// message becomes visible; null on a many-to-one ring, whose write position every producer moves.
+    /// </summary>
+    internal long? WritePosition => _cursor.PublishedPosition;
 
     internal long WakeUps => _role.WakeUps;
 
     internal long Sleeps => _role.Sleeps;
 
-    /// <summary>Attaches as the writer of an existing ring; fails with <see cref="IpcInUseException"/> if a live writer is attached.</summary>
+    internal RingWriteCursor Cursor => _cursor;
+
+    /// <summary>Attaches as a writer of an existing ring; fails at once if it does not exist (see <see cref="AttachAsync"/>).</summary>
+    /// <exception cref="IpcNotFoundException">There is no ring of that name.</exception>
+    /// <exception cref="IpcInUseException">A live writer holds the role (one-to-one, broadcast), or every writer slot is held (many-to-one).</exception>
+    /// <exception cref="UnauthorizedAccessException">The file at the name is not this user's private ring file.</exception>
     public static RingWriter Attach(string name, RingEndpointOptions? options = null)
     {
-        RingBuffer.ValidateName(name);
-        return RingRole.Attach(name, RingRoleKind.Writer, options, static (mapping, role) => new RingWriter(mapping, role));
+        IpcName.ValidateRing(name);
+        RingEndpointOptions effective = options ?? new RingEndpointOptions();
+        return RingRole.Attach(name, RingRoleKind.Writer, effective, (mapping, role) => new RingWriter(mapping, role, effective));
     }
 
-    /// <summary>Writes one message if there is room now; false if the ring is full.</summary>
-    /// <exception cref="ArgumentException">The payload is longer than <see cref="MaxMessageSize"/>; the ring is untouched.</exception>
-    public unsafe bool TryWrite(ReadOnlySpan<byte> payload, int type = MessageTypeId.Untyped)
+    /// <summary>Attaches as a writer, waiting up to <paramref name="timeout"/> (default: the options' <see cref="RingEndpointOptions.DefaultTimeout"/>) for the ring to be created.</summary>
+    /// <exception cref="TimeoutException">The ring did not appear in time.</exception>
+    public static ValueTask<RingWriter> AttachAsync(string name, RingEndpointOptions? options = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        RingAttach.WaitAsync(name, options, timeout, static (n, o) => Attach(n, o), cancellationToken);
+
+    /// <summary>Sends one message of raw bytes if there is room now (or within <paramref name="timeout"/>); false if there was not.</summary>
+    /// <param name="body">The body; at most <see cref="MaxMessageSize"/> bytes.</param>
+    /// <param name="typeId">The type id (<see cref="MessageTypeId"/>; 0 for raw bytes).</param>
+    /// <param name="timeout">How long to wait for room; null does not wait.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentException">The body is longer than <see cref="MaxMessageSize"/>; the ring is untouched.</exception>
+    /// <exception cref="IpcPeerGoneException">
+    /// The ring stayed full and its reader died or detached. Reported once per reader; a later send waits for a new
+    /// reader. A reader that was gone before this writer attached is not reported: the writer waits for the next.
+    /// </exception>
+    public bool TrySendRaw(ReadOnlySpan<byte> body, int typeId = MessageTypeId.Untyped, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        ThrowIfCannotWrite(payload.Length, type);
-        byte* record = Reserve(payload.Length, out long end);
-        if (record == null)
+        if (TryPut(body, typeId))
+        {
+            return true;
+        }
+
+        if (timeout is not TimeSpan wait)
         {
             return false;
         }
 
-        payload.CopyTo(new Span<byte>(record + RingLayout.RecordHeaderSize, payload.Length));
-        Commit(record, payload.Length, type, end);
+        // On a many-to-one ring another writer may take the room between the wait and the retry: wait again, to the deadline.
+        long deadline = RingDeadline.Start(wait);
+        do
+        {
+            if (!WaitForRoom(body.Length, RingDeadline.Left(deadline), cancellationToken))
+            {
+                return false;
+            }
+        }
+        while (!TryPut(body, typeId));
+
         return true;
     }
 
-    /// <summary>Writes one message, waiting for room up to <paramref name="timeout"/> (back-pressure); false if it timed out.</summary>
-    /// <exception cref="IpcPeerGoneException">
-    /// The ring stayed full and its reader died or detached. Reported once per reader; a later write waits for a new
-    /// reader. A reader that was gone before this writer attached is not reported: the writer waits for the next.
-    /// </exception>
-    public bool Write(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Write(payload, MessageTypeId.Untyped, timeout, cancellationToken);
-
-    /// <summary>Writes one message of type <paramref name="type"/>, waiting for room up to <paramref name="timeout"/>; false if it timed out.</summary>
-    public bool Write(ReadOnlySpan<byte> payload, int type, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>Sends one message of raw bytes, waiting for room up to <paramref name="timeout"/> (null: the options' default).</summary>
+    /// <exception cref="TimeoutException">No room became free in time; nothing was sent.</exception>
+    public void SendRaw(ReadOnlySpan<byte> body, int typeId = MessageTypeId.Untyped, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (TryWrite(payload, type))
+        if (!TrySendRaw(body, typeId, timeout ?? _options.DefaultTimeout, cancellationToken))
         {
-            return true;
+            throw NoRoom(body.Length, timeout ?? _options.DefaultTimeout);
         }
-
-        if (!WaitForRoom(payload.Length, timeout, cancellationToken))
-        {
-            return false;
-        }
-
-        return TryWrite(payload, type) ? true : throw RoomVanished();
     }
 
-    /// <summary>Writes one message, waiting asynchronously for room up to <paramref name="timeout"/>; false if it timed out.</summary>
-    public ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        WriteAsync(payload, MessageTypeId.Untyped, timeout, cancellationToken);
-
-    /// <summary>Writes one message of type <paramref name="type"/>, waiting asynchronously for room; false if it timed out.</summary>
-    public async ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> payload, int type, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>Sends one message of raw bytes, waiting asynchronously for room up to <paramref name="timeout"/> (null: the options' default).</summary>
+    /// <exception cref="TimeoutException">No room became free in time; nothing was sent.</exception>
+    public async ValueTask SendRawAsync(ReadOnlyMemory<byte> body, int typeId = MessageTypeId.Untyped, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (TryWrite(payload.Span, type))
+        if (TryPut(body.Span, typeId))
+        {
+            return;
+        }
+
+        TimeSpan wait = timeout ?? _options.DefaultTimeout;
+        long deadline = RingDeadline.Start(wait);
+        do
+        {
+            if (!await WaitForRoomAsync(body.Length, RingDeadline.Left(deadline), cancellationToken).ConfigureAwait(false))
+            {
+                throw NoRoom(body.Length, wait);
+            }
+        }
+        while (!TryPut(body.Span, typeId));
+    }
+
+    /// <summary>Serializes <paramref name="message"/> with MessagePack (in place where the ring allows) and sends it if there is room now (or within <paramref name="timeout"/>).</summary>
+    /// <exception cref="ArgumentException">The serialized message is longer than <see cref="MaxMessageSize"/>; nothing was sent.</exception>
+    public bool TrySend<T>(T message, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        int typeId = MessageTypeId.Of<T>();
+        if (TryPutTyped(message, typeId, out ArrayBufferWriter<byte>? serialized))
         {
             return true;
         }
 
-        if (!await WaitForRoomAsync(payload.Length, timeout, cancellationToken).ConfigureAwait(false))
+        serialized ??= Serialize(message);
+        return TrySendRaw(serialized.WrittenSpan, typeId, timeout, cancellationToken);
+    }
+
+    /// <summary>Serializes and sends <paramref name="message"/>, waiting for room up to <paramref name="timeout"/> (null: the options' default).</summary>
+    /// <exception cref="TimeoutException">No room became free in time; nothing was sent.</exception>
+    public void Send<T>(T message, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        int typeId = MessageTypeId.Of<T>();
+        if (TryPutTyped(message, typeId, out ArrayBufferWriter<byte>? serialized))
         {
-            return false;
+            return;
         }
 
-        return TryWrite(payload.Span, type) ? true : throw RoomVanished();
+        serialized ??= Serialize(message);
+        SendRaw(serialized.WrittenSpan, typeId, timeout, cancellationToken);
+    }
+
+    /// <summary>Serializes and sends <paramref name="message"/>, waiting asynchronously for room up to <paramref name="timeout"/> (null: the options' default).</summary>
+    /// <exception cref="TimeoutException">No room became free in time; nothing was sent.</exception>
+    public async ValueTask SendAsync<T>(T message, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        int typeId = MessageTypeId.Of<T>();
+        if (TryPutTyped(message, typeId, out ArrayBufferWriter<byte>? serialized))
+        {
+            return;
+        }
+
+        serialized ??= Serialize(message);
+
+        // The buffer is this writer's own and reused: copy what goes into the asynchronous wait.
+        await SendRawAsync(serialized.WrittenMemory.ToArray(), typeId, timeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Reserves room for a payload of <paramref name="length"/> bytes and hands out its memory to fill in place; false
-    /// if the ring is full. Finish with <see cref="RingClaim.Commit(int)"/> or <see cref="RingClaim.Abort"/>.
+    /// Reserves room for a body of <paramref name="length"/> bytes and hands out its memory to fill in place; false if
+    /// there is no room now (or within <paramref name="timeout"/>). Finish with <see cref="RingClaim.Commit()"/> or <see cref="RingClaim.Abort"/>.
     /// </summary>
-    public unsafe bool TryClaim(int length, out RingClaim claim)
+    public unsafe bool TryClaim(int length, out RingClaim claim, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ThrowIfCannotWrite(length, MessageTypeId.Untyped);
-        byte* record = Reserve(length, out long end);
-        if (record == null)
+        byte* body = _cursor.TryReserve(length);
+        if (body == null && timeout is TimeSpan wait)
+        {
+            long deadline = RingDeadline.Start(wait);
+            while (body == null && WaitForRoom(length, RingDeadline.Left(deadline), cancellationToken))
+            {
+                body = _cursor.TryReserve(length);
+            }
+        }
+
+        if (body == null)
         {
             claim = default;
             return false;
         }
 
-        _claimRecord = record;
-        _claimLength = length;
-        _claimEnd = end;
-        claim = new RingClaim(this, ++_claimVersion, new Span<byte>(record + RingLayout.RecordHeaderSize, length));
+        claim = new RingClaim(this, ++_claimVersion, new Span<byte>(body, length));
         return true;
     }
 
-    /// <summary>Like <see cref="TryClaim"/>, but waits for room up to <paramref name="timeout"/>.</summary>
+    /// <summary>Like <see cref="TryClaim"/>, but waits for room up to <paramref name="timeout"/> (null: the options' default).</summary>
     /// <exception cref="TimeoutException">No room became free in time.</exception>
-    public RingClaim Claim(int length, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public RingClaim Claim(int length, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (TryClaim(length, out RingClaim claim))
-        {
-            return claim;
-        }
-
-        if (!WaitForRoom(length, timeout, cancellationToken))
-        {
-            throw new TimeoutException($"Ring '{Name}' had no room for {length} bytes within {timeout}.");
-        }
-
-        return TryClaim(length, out claim) ? claim : throw RoomVanished();
+        TimeSpan wait = timeout ?? _options.DefaultTimeout;
+        return TryClaim(length, out RingClaim claim, wait, cancellationToken) ? claim : throw NoRoom(length, wait);
     }
 
-    /// <summary>Serializes <paramref name="message"/> with MessagePack straight into ring memory; false if the ring is full.</summary>
-    /// <exception cref="ArgumentException">The serialized message is longer than <see cref="MaxMessageSize"/>.</exception>
-    public bool TryWriteMessage<T>(T message) => TryWriteTyped(message, MessageTypeId.Of<T>(), out _);
-
-    /// <summary>Serializes and writes <paramref name="message"/>, waiting for room up to <paramref name="timeout"/>; false if it timed out.</summary>
-    public bool WriteMessage<T>(T message, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts a batch: messages sent through it are written in place but become visible to the reader together, when the
+    /// batch is published (on <see cref="RingSendBatch.Publish"/> or disposal), with one fence instead of one per message.
+    /// </summary>
+    public RingSendBatch BeginBatch()
     {
-        int type = MessageTypeId.Of<T>();
-        if (TryWriteTyped(message, type, out ArrayBufferWriter<byte>? serialized))
-        {
-            return true;
-        }
-
-        serialized ??= Serialize(message);
-        return Write(serialized.WrittenSpan, type, timeout, cancellationToken);
+        ThrowIfCannotWrite(0, MessageTypeId.Untyped);
+        _batchOpen = true;
+        return new RingSendBatch(this);
     }
 
-    /// <summary>Serializes and writes <paramref name="message"/>, waiting asynchronously for room; false if it timed out.</summary>
-    public async ValueTask<bool> WriteMessageAsync<T>(T message, TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        int type = MessageTypeId.Of<T>();
-        if (TryWriteTyped(message, type, out ArrayBufferWriter<byte>? serialized))
-        {
-            return true;
-        }
-
-        serialized ??= Serialize(message);
-        return await WriteAsync(serialized.WrittenMemory, type, timeout, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Detaches in an orderly way: a reader drains what was written and then sees the writer gone (closed).</summary>
+    /// <summary>Detaches in an orderly way: a reader receives what was sent and then sees the writer gone (closed).</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -233,92 +281,197 @@ public sealed class RingWriter : IDisposable
         }
 
         _disposed = true;
-        RingMetrics.Unregister(this);
-        ((IDisposable)_memory).Dispose();
-        _role.Dispose();
-        _mapping.Dispose();
+        try
+        {
+            if (_mapping.IsIntact())
+            {
+                if (_cursor.Reserved >= 0)
+                {
+                    // A claim never committed: give its room back (a many-to-one claim becomes padding).
+                    WakeIf(_cursor.Abort());
+                }
+
+                if (_cursor.HasStaged)
+                {
+                    WakeIf(_cursor.PublishStaged());
+                }
+            }
+        }
+        finally
+        {
+            RingMetrics.Unregister(this);
+            ((IDisposable)_memory).Dispose();
+            _role.Dispose();
+            _mapping.Dispose();
+        }
     }
 
-    internal unsafe void CommitClaim(long version, int length, int type)
+    void IRingCursorEvents.HoleSkipped(long position, long bytes, int slot)
+    {
+    }
+
+    void IRingCursorEvents.Lapped(long position, long resumedAt, long lost)
+    {
+    }
+
+    void IRingCursorEvents.SubscriberDropped(int slot, int processId, string reason)
+    {
+        if (_role.Logger is { } logger)
+        {
+            RingLog.SubscriberDropped(logger, Name, slot, processId, reason);
+        }
+
+        SubscriberDropped?.Invoke(this, new RingSubscriberDroppedEventArgs(slot, processId, reason));
+    }
+
+    internal void CommitClaim(long version, int length, int typeId)
     {
         ThrowIfClaimStale(version);
-        if ((uint)length > (uint)_claimLength)
+        if ((uint)length > (uint)_cursor.Reserved)
         {
-            throw new ArgumentOutOfRangeException(nameof(length), length, $"A claim of {_claimLength} bytes can commit at most {_claimLength} bytes.");
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"A claim of {_cursor.Reserved} bytes can commit at most {_cursor.Reserved} bytes.");
         }
 
-        if (type == RingLayout.PaddingType)
+        if (typeId == RingLayout.PaddingType)
         {
-            throw new ArgumentOutOfRangeException(nameof(type), type, "Type -1 is reserved for padding records.");
+            throw new ArgumentOutOfRangeException(nameof(typeId), typeId, "Type id -1 is reserved for padding records.");
         }
 
-        // A shorter commit leaves the rest of the claimed room free for the next record.
-        long end = _claimEnd - RingLayout.RecordSize(_claimLength) + RingLayout.RecordSize(length);
-        byte* record = _claimRecord;
-        _claimLength = -1;
-        Commit(record, length, type, end);
+        if (_batchOpen)
+        {
+            _cursor.Stage(length, typeId);
+        }
+        else
+        {
+            WakeIf(_cursor.Commit(length, typeId));
+        }
+
+        Count(length);
     }
 
     internal void AbortClaim(long version)
     {
         ThrowIfClaimStale(version);
-
-        // Nothing was published: the write position did not move, so the reserved room is simply reused.
-        _claimLength = -1;
+        WakeIf(_cursor.Abort());
     }
 
-    private void ThrowIfClaimStale(long version)
+    /// <summary>Stages one message of a batch; false if the ring has no room now.</summary>
+    internal unsafe bool Stage(ReadOnlySpan<byte> body, int typeId)
+    {
+        ThrowIfCannotWrite(body.Length, typeId, inBatch: true);
+        byte* target = _cursor.TryReserve(body.Length);
+        if (target == null)
+        {
+            return false;
+        }
+
+        body.CopyTo(new Span<byte>(target, body.Length));
+        _cursor.Stage(body.Length, typeId);
+        Count(body.Length);
+        return true;
+    }
+
+    /// <summary>Publishes what a batch staged.</summary>
+    internal void PublishBatch()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_claimLength < 0 || version != _claimVersion)
+        if (_cursor.HasStaged)
         {
-            throw new InvalidOperationException("This claim was already committed or aborted.");
+            WakeIf(_cursor.PublishStaged());
         }
     }
 
-    private bool TryWriteTyped<T>(T message, int type, out ArrayBufferWriter<byte>? serialized)
+    /// <summary>Ends a batch (publishing what it staged).</summary>
+    internal void EndBatch()
+    {
+        if (!_disposed)
+        {
+            PublishBatch();
+        }
+
+        _batchOpen = false;
+    }
+
+    /// <summary>Waits for room for a body of <paramref name="length"/> bytes (a batch publishes what it staged first).</summary>
+    internal bool WaitForRoom(int length, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        PublishBatch();
+        FullWaits++;
+        _waitingFor = length;
+        return _role.Wait(_hasRoom, timeout, cancellationToken);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe bool TryPut(ReadOnlySpan<byte> body, int typeId)
+    {
+        ThrowIfCannotWrite(body.Length, typeId);
+        byte* target = _cursor.TryReserve(body.Length);
+        if (target == null)
+        {
+            return false;
+        }
+
+        body.CopyTo(new Span<byte>(target, body.Length));
+        WakeIf(_cursor.Commit(body.Length, typeId));
+        Count(body.Length);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(int length)
+    {
+        MessagesSent++;
+        BytesSent += length;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WakeIf(bool peerMaySleep)
+    {
+        if (peerMaySleep)
+        {
+            _role.WakePeers();
+        }
+    }
+
+    private bool TryPutTyped<T>(T message, int typeId, out ArrayBufferWriter<byte>? serialized)
     {
         serialized = null;
-        ThrowIfCannotWrite(0, type);
+        ThrowIfCannotWrite(0, typeId);
+        if (!_cursor.SupportsRegions)
+        {
+            return false;
+        }
 
         // Serialize in place into the largest contiguous free region, first before the end of the data area, then
         // (if that was too small and there is more room after the wrap) from its start. The first round uses the
         // cached reader position; only if that fails is the shared one read again. A message that fits nowhere goes
-        // through a pooled buffer, which also tells its exact size.
+        // through this writer's buffer, which also tells its exact size.
         for (int round = 0; round < 2; round++)
         {
-            long tail = _tail;
-            long offset = tail & _mask;
-            long toEnd = _capacity - offset;
-            long free = _capacity - (tail - _cachedHead);
-            long beforeEnd = Math.Min(toEnd, free) - RingLayout.RecordHeaderSize;
-            if (beforeEnd > 0 && TrySerializeAt(message, offset, beforeEnd, type, tail, padding: 0))
+            bool before = _cursor.TryRegion(afterWrap: false, out nint beforeBody, out int beforeRoom);
+            if (before && TrySerializeAt(message, beforeBody, beforeRoom, typeId, afterWrap: false))
             {
                 return true;
             }
 
-            long afterWrap = free - toEnd - RingLayout.RecordHeaderSize;
-            if (afterWrap > beforeEnd && TrySerializeAt(message, 0, afterWrap, type, tail, padding: toEnd))
+            if (_cursor.TryRegion(afterWrap: true, out nint afterBody, out int afterRoom) && (!before || afterRoom > beforeRoom)
+                && TrySerializeAt(message, afterBody, afterRoom, typeId, afterWrap: true))
             {
                 return true;
             }
 
-            long previous = _cachedHead;
-            RefreshHead(0);
-            if (_cachedHead == previous)
+            if (!_cursor.RefreshHead())
             {
                 break;
             }
         }
 
-        serialized = Serialize(message);
-        return TryWrite(serialized.WrittenSpan, type);
+        return false;
     }
 
-    private unsafe bool TrySerializeAt<T>(T message, long offset, long room, int type, long tail, long padding)
+    private unsafe bool TrySerializeAt<T>(T message, nint body, int room, int typeId, bool afterWrap)
     {
-        int length = (int)Math.Min(room, _maxMessageSize);
-        _region.Reset((int)offset + RingLayout.RecordHeaderSize, length);
+        _region.Reset((int)((byte*)body - _data), room);
         try
         {
             IpcSerializer.Serialize(_region, message);
@@ -332,106 +485,24 @@ public sealed class RingWriter : IDisposable
             return false;
         }
 
-        if (padding > 0)
-        {
-            byte* pad = _data + (tail & _mask);
-            *(int*)(pad + RingLayout.TypeFieldOffset) = RingLayout.PaddingType;
-            *(int*)pad = (int)(padding - RingLayout.RecordHeaderSize);
-        }
-
         int written = _region.Written;
-        Commit(_data + offset, written, type, tail + padding + RingLayout.RecordSize(written));
+        WakeIf(_cursor.CommitRegion(afterWrap, written, typeId));
+        Count(written);
         return true;
     }
 
     private ArrayBufferWriter<byte> Serialize<T>(T message)
     {
-        var buffer = new ArrayBufferWriter<byte>();
+        ArrayBufferWriter<byte> buffer = _serialized ??= new ArrayBufferWriter<byte>();
+        buffer.ResetWrittenCount();
         IpcSerializer.Serialize(buffer, message);
-        if (buffer.WrittenCount > _maxMessageSize)
+        if (buffer.WrittenCount > MaxMessageSize)
         {
             throw new ArgumentException(
-                $"The serialized {typeof(T).Name} is {buffer.WrittenCount} bytes; ring '{Name}' takes at most {_maxMessageSize} bytes per message.", nameof(message));
+                $"The serialized {MessageTypeId.Describe(MessageTypeId.Of<T>())} is {buffer.WrittenCount} bytes; ring '{Name}' takes at most {MaxMessageSize} bytes per message. Nothing was sent.", nameof(message));
         }
 
         return buffer;
-    }
-
-    /// <summary>
-    /// Finds room for a record of <paramref name="length"/> payload bytes at the write position, first writing a
-    /// padding record if the record would cross the end (records never straddle it). Null if there is no room now.
-    /// Nothing is published: the caller commits, or forgets the reservation.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe byte* Reserve(int length, out long end)
-    {
-        long recordSize = RingLayout.RecordSize(length);
-        long tail = _tail;
-        long offset = tail & _mask;
-        long toEnd = _capacity - offset;
-        long needed = recordSize <= toEnd ? recordSize : toEnd + recordSize;
-        if (tail + needed - _cachedHead > _capacity && !RefreshHead(tail + needed))
-        {
-            end = 0;
-            return null;
-        }
-
-        if (recordSize > toEnd)
-        {
-            byte* pad = _data + offset;
-            *(int*)(pad + RingLayout.TypeFieldOffset) = RingLayout.PaddingType;
-            *(int*)pad = (int)(toEnd - RingLayout.RecordHeaderSize);
-            tail += toEnd;
-            offset = 0;
-        }
-
-        end = tail + recordSize;
-        return _data + offset;
-    }
-
-    /// <summary>Re-reads the reader's position; true if the ring then has room up to <paramref name="requiredEnd"/>.</summary>
-    private unsafe bool RefreshHead(long requiredEnd)
-    {
-        long head = Volatile.Read(ref *_readPosition);
-        if (head < _cachedHead || head > _tail || (head & (RingLayout.RecordAlignment - 1)) != 0)
-        {
-            throw Corrupt(head, $"the reader's position {head} is not between its previous value {_cachedHead} and the write position {_tail}");
-        }
-
-        _cachedHead = head;
-        return requiredEnd - head <= _capacity;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe void Commit(byte* record, int length, int type, long end)
-    {
-        *(int*)(record + RingLayout.TypeFieldOffset) = type;
-        Volatile.Write(ref *(int*)record, length);
-        _tail = end;
-
-        // The exchange is a full fence: the reader either sees this position or we see its sleeping flag.
-        Interlocked.Exchange(ref *_writePosition, end);
-        MessagesWritten++;
-        BytesWritten += length;
-        if (Volatile.Read(ref *_readerSleeping) != 0)
-        {
-            _role.WakePeer();
-        }
-    }
-
-    private bool HasRoomFor(int length)
-    {
-        long recordSize = RingLayout.RecordSize(length);
-        long toEnd = _capacity - (_tail & _mask);
-        long needed = recordSize <= toEnd ? recordSize : toEnd + recordSize;
-        return _tail + needed - _cachedHead <= _capacity || RefreshHead(_tail + needed);
-    }
-
-    private bool WaitForRoom(int length, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        FullWaits++;
-        _waitingFor = length;
-        return _role.Wait(_hasRoom, timeout, cancellationToken);
     }
 
     private ValueTask<bool> WaitForRoomAsync(int length, TimeSpan timeout, CancellationToken cancellationToken)
@@ -441,34 +512,51 @@ public sealed class RingWriter : IDisposable
         return _role.WaitAsync(_hasRoom, timeout, cancellationToken);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ThrowIfCannotWrite(int length, int type)
-    {
-        if (_disposed || _claimLength >= 0 || (uint)length > (uint)_maxMessageSize || type == RingLayout.PaddingType)
-        {
-            ThrowCannotWrite(length, type);
-        }
-    }
-
-    private void ThrowCannotWrite(int length, int type)
+    private void ThrowIfClaimStale(long version)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_claimLength >= 0)
+        if (_cursor.Reserved < 0 || version != _claimVersion)
         {
-            throw new InvalidOperationException("A claim is outstanding: commit or abort it before writing again.");
+            throw new InvalidOperationException("This claim was already committed or aborted.");
         }
-
-        if (type == RingLayout.PaddingType)
-        {
-            throw new ArgumentOutOfRangeException(nameof(type), type, "Type -1 is reserved for padding records.");
-        }
-
-        throw new ArgumentException($"A message of {length} bytes is larger than ring '{Name}' allows ({_maxMessageSize} bytes); nothing was written.", nameof(length));
     }
 
-    // Only this writer takes room, so room seen free stays free until it writes; failing here means concurrent use.
-    private static InvalidOperationException RoomVanished() => new("Room seen free was gone at once; is the writer used from two threads?");
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfCannotWrite(int length, int typeId, bool inBatch = false)
+    {
+        if (_disposed || _cursor.Reserved >= 0 || (uint)length > (uint)_maxMessageSize || typeId == RingLayout.PaddingType || _batchOpen != inBatch)
+        {
+            ThrowCannotWrite(length, typeId, inBatch);
+        }
+    }
 
-    private IpcCorruptionException Corrupt(long position, string what) =>
-        new($"Ring '{Name}' ({_mapping.Path}) is corrupted at position {position}: {what}.", position);
+    private void ThrowCannotWrite(int length, int typeId, bool inBatch)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_cursor.Reserved >= 0)
+        {
+            throw new InvalidOperationException("A claim is outstanding: commit or abort it before sending again.");
+        }
+
+        if (_batchOpen != inBatch)
+        {
+            throw new InvalidOperationException(inBatch ? "The batch has ended." : "A batch is open: send through it, or dispose it first.");
+        }
+
+        if (typeId == RingLayout.PaddingType)
+        {
+            throw new ArgumentOutOfRangeException(nameof(typeId), typeId, "Type id -1 is reserved for padding records.");
+        }
+
+        throw new ArgumentException($"A message of {length} bytes is larger than ring '{Name}' allows ({MaxMessageSize} bytes); nothing was sent.", nameof(length));
+    }
+
+    private TimeoutException NoRoom(int length, TimeSpan timeout) =>
+        new($"Ring '{Name}' had no room for a message of {length} bytes within {timeout} (the reader is not keeping up, or none is attached).");
+
+    /// <summary>The liveness of a ring's slots, as the protocol cursors ask it.</summary>
+    private sealed class SlotOwners(RingRole role) : IRingSlotOwners
+    {
+        public bool IsGone(int slot) => role.IsSlotGone(slot);
+    }
 }

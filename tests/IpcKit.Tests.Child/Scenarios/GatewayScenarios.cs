@@ -24,8 +24,8 @@ internal static class GatewayScenarios
         Scenarios.Ready();
         for (int i = 0; i < count; i++)
         {
-            RingMessage message = reader.ReadAsync(Deadline).AsTask().GetAwaiter().GetResult();
-            Line(Describe(message.Type, message.Payload));
+            IpcMessage message = reader.Receive(Deadline);
+            Line(Describe(message.TypeId, message.Body.ToArray()));
         }
 
         return Task.FromResult(0);
@@ -56,15 +56,15 @@ internal static class GatewayScenarios
                     Line("OK");
                     break;
                 case "raw":
-                    Check(writer.Write(Convert.FromBase64String(words[1]), Deadline));
+                    Check(writer.TrySendRaw(Convert.FromBase64String(words[1]), timeout: Deadline));
                     Line("OK");
                     break;
                 case "other":
-                    Check(writer.Write(Convert.FromBase64String(words[2]), int.Parse(words[1], CultureInfo.InvariantCulture), Deadline));
+                    Check(writer.TrySendRaw(Convert.FromBase64String(words[2]), int.Parse(words[1], CultureInfo.InvariantCulture), Deadline));
                     Line("OK");
                     break;
                 case "garbage":
-                    Check(writer.Write([0xc1, 0xc1, 0xc1], MessageTypeId.Of<Toy>(), Deadline));
+                    Check(writer.TrySendRaw([0xc1, 0xc1, 0xc1], MessageTypeId.Of<Toy>(), Deadline));
                     Line("OK");
                     break;
                 case "toys":
@@ -121,7 +121,7 @@ internal static class GatewayScenarios
         return 0;
     }
 
-    private static void Write<T>(RingWriter writer, T message) => Check(writer.WriteMessage(message, Deadline));
+    private static void Write<T>(RingWriter writer, T message) => Check(writer.TrySend(message, Deadline));
 
     private static void Check(bool written)
     {

@@ -90,6 +90,66 @@ internal static class ReliabilityScenarios
     }
 
     /// <summary>
+    /// chaos-m2o-producer RING LOGDIR ID [hold:N]: attaches as one of the writers of a many-to-one ring and writes chaos payloads
+    /// of producer ID with sequence numbers from 0, a third of them through Claim/Commit. After each write that returned
+    /// it appends the sequence number to LOGDIR/m2o-ID.log (one write(2)). Stops on "stop" or end of stdin: detaches, exits 0.
+    /// With hold:N, after N messages it claims room for one more, fills it, prints CLAIMED and waits to be killed.
+    /// </summary>
+    [Scenario("chaos-m2o-producer")]
+    internal static Task<int> ChaosManyToOneProducerAsync(string[] args)
+    {
+        int id = int.Parse(args[2], CultureInfo.InvariantCulture);
+        using RingWriter writer = AttachWithRetry(() => RingWriter.Attach(args[0]));
+        using var log = new FileStream(Path.Combine(args[1], $"m2o-{id}.log"), FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        Task stop = StopRequestedAsync();
+        Scenarios.Ready();
+        byte[] buffer = new byte[2048];
+        byte[] record = new byte[ProducerRecordSize];
+        long hold = args.Length > 3 && args[3].StartsWith("hold:", StringComparison.Ordinal) ? long.Parse(args[3][5..], CultureInfo.InvariantCulture) : -1;
+        for (long next = 0; !stop.IsCompleted;)
+        {
+            if (next == hold)
+            {
+                RingClaim held = writer.Claim(16 + (int)(next * 37 % 1025), Timeout.InfiniteTimeSpan);
+                FillChaos(held.Span, id, next);
+                Console.Out.WriteLine("CLAIMED");
+                stop.Wait();
+                return Task.FromResult(1);
+            }
+
+            bool committed;
+            try
+            {
+                if (next % 3 == 0)
+                {
+                    RingClaim claim = writer.Claim(16 + (int)(next * 37 % 1025), s_slice);
+                    FillChaos(claim.Span, id, next);
+                    claim.Commit();
+                    committed = true;
+                }
+                else
+                {
+                    int length = FillChaos(buffer, id, next);
+                    committed = writer.TrySendRaw(buffer.AsSpan(0, length), timeout: s_slice);
+                }
+            }
+            catch (TimeoutException)
+            {
+                continue;
+            }
+
+            if (committed)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(record, next);
+                log.Write(record);
+                next++;
+            }
+        }
+
+        return Task.FromResult(0);
+    }
+
+    /// <summary>
     /// chaos-ring-producer RING LOGDIR INCARNATION: attaches as writer and writes chaos payloads with sequence numbers
     /// continuing after the highest one any earlier incarnation logged. After each write that returned true (Write, or
     /// a committed claim) it appends the sequence number to LOGDIR/producer-INCARNATION.log. Stops on "stop" or end of
@@ -127,7 +187,7 @@ internal static class ReliabilityScenarios
                 else
                 {
                     int length = FillChaos(buffer, incarnation, next);
-                    committed = writer.Write(buffer.AsSpan(0, length), s_slice);
+                    committed = writer.TrySendRaw(buffer.AsSpan(0, length), timeout: s_slice);
                 }
             }
             catch (IpcPeerGoneException exception)
@@ -208,9 +268,9 @@ internal static class ReliabilityScenarios
                     continue;
                 }
 
-                if (CheckChaos(message.Payload) is not (int incarnation, long sequence))
+                if (CheckChaos(message.Body) is not (int incarnation, long sequence))
                 {
-                    Console.Error.WriteLine($"the message at position {message.Position} ({message.Payload.Length} bytes) is not what the producer wrote");
+                    Console.Error.WriteLine($"the message at position {message.Position} ({message.Body.Length} bytes) is not what the producer wrote");
                     return Task.FromResult(4);
                 }
 
@@ -219,7 +279,7 @@ internal static class ReliabilityScenarios
                 var hash = default(Fnv1a64);
                 for (int i = 0; i < 16; i++)
                 {
-                    hash.Append(message.Payload);
+                    hash.Append(message.Body);
                 }
 
                 GC.KeepAlive(hash.Value);
@@ -280,7 +340,7 @@ internal static class ReliabilityScenarios
             RingScenarios.Fill(payload.AsSpan(0, size), sequence);
             try
             {
-                if (writer.Write(payload.AsSpan(0, size), s_slice))
+                if (writer.TrySendRaw(payload.AsSpan(0, size), timeout: s_slice))
                 {
                     sequence++;
                     Counters.Add(ref counters.Messages, 1);
@@ -334,16 +394,16 @@ internal static class ReliabilityScenarios
                 using RingBatch batch = reader.ReadBatch(256);
                 foreach (RingRecord record in batch)
                 {
-                    long sequence = RingScenarios.Check(record.Payload);
+                    long sequence = RingScenarios.Check(record.Body);
                     if (sequence != expected)
                     {
-                        Console.Error.WriteLine($"expected message {expected}, got {sequence} ({record.Payload.Length} bytes)");
+                        Console.Error.WriteLine($"expected message {expected}, got {sequence} ({record.Body.Length} bytes)");
                         return 4;
                     }
 
                     expected++;
                     Counters.Add(ref counters.Messages, 1);
-                    Counters.Add(ref counters.Bytes, record.Payload.Length);
+                    Counters.Add(ref counters.Bytes, record.Body.Length);
                 }
             }
         }

@@ -60,7 +60,7 @@ internal static class RingScenarios
         for (; sequence < count || mode == "forever"; sequence++)
         {
             Fill(payload, sequence);
-            if (!writer.Write(payload, Deadline))
+            if (!writer.TrySendRaw(payload, timeout: Deadline))
             {
                 Console.Error.WriteLine($"no room within {Deadline} at {sequence}");
                 return Task.FromResult(1);

@@ -7,6 +7,7 @@ public sealed class CliScriptTests
     [InlineData("sem.sh")]
     [InlineData("lock.sh")]
     [InlineData("ring.sh")]
+    [InlineData("ring-kinds.sh")]
     [InlineData("pipe.sh")]
     public async Task Script_passes(string script)
     {

@@ -46,9 +46,9 @@ public sealed class SerializerTests : RingTestBase
         using RingWriter writer = RingWriter.Attach(name);
         using RingReader reader = RingReader.Attach(name);
 
-        Assert.Throws<ArgumentException>(() => writer.TryWriteMessage(new NotAContract { Value = 1 }));
-        Assert.True(writer.TryWriteMessage(new Toy { Sequence = 5 }));
-        Assert.Equal(5, reader.ReadMessage<Toy>(TestTimeouts.Unexpected).Sequence);
+        Assert.Throws<ArgumentException>(() => writer.TrySend(new NotAContract { Value = 1 }));
+        Assert.True(writer.TrySend(new Toy { Sequence = 5 }));
+        Assert.Equal(5, reader.Receive<Toy>(TestTimeouts.Unexpected).Sequence);
     }
 
     [Fact]
@@ -83,9 +83,9 @@ public sealed class SerializerTests : RingTestBase
         string name = CreateRing();
         using RingWriter writer = RingWriter.Attach(name);
         using RingReader reader = RingReader.Attach(name);
-        Assert.True(writer.TryWriteMessage(new Toy { Sequence = 1 }));
+        Assert.True(writer.TrySend(new Toy { Sequence = 1 }));
 
-        var error = Assert.Throws<IpcProtocolException>(() => reader.ReadMessage<TextMessage>(TestTimeouts.Unexpected));
+        var error = Assert.Throws<IpcProtocolException>(() => reader.Receive<TextMessage>(TestTimeouts.Unexpected));
 
         Assert.Contains("Toy (0x", error.Message, StringComparison.Ordinal);
         Assert.Contains("TextMessage (0x", error.Message, StringComparison.Ordinal);

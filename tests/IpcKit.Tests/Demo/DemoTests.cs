@@ -66,12 +66,12 @@ public sealed class DemoTests
         string dll = Path.Combine(AppContext.BaseDirectory, "IpcKit.Demo.dll");
         using ChildProcess demo = ChildProcess.StartProgram("/bin/sh", ["-c", $"read go && exec dotnet exec '{dll}'"], s_smallBursts);
         string id = $"demo-{demo.Id}";
-        string planted = RingBuffer.GetPath(id);
+        string planted = IpcName.GetRingPath(id);
 
         // And a run proven dead (its alive lock abandoned) whose ring name another user took after it died: the sweep
         // clears the dead run but leaves the other user's file.
         string dead = $"demo-{int.MaxValue - Random.Shared.Next(1000)}";
-        string plantedAtDead = RingBuffer.GetPath(dead);
+        string plantedAtDead = IpcName.GetRingPath(dead);
         using (ChildProcess deadRun = ChildProcess.Start("lock-hold", dead + ".alive"))
         {
             await deadRun.WaitForLineAsync("HELD");
@@ -118,7 +118,7 @@ public sealed class DemoTests
         }
 
         // The killed consumer's paired producer dies with it; its ring, lock files, counter and socket stay behind.
-        Assert.True(File.Exists(RingBuffer.GetPath(killedId)));
+        Assert.True(File.Exists(IpcName.GetRingPath(killedId)));
 
         // A ring named like a demo's whose run cannot be proven dead (no alive lock): a pid alone proves nothing.
         string unproven = $"demo-{int.MaxValue - Random.Shared.Next(1000)}";

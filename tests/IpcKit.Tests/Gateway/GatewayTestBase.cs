@@ -71,11 +71,14 @@ public abstract class GatewayTestBase : IAsyncLifetime
         _gateway = await IpcGateway.StartAsync(options);
     }
 
-    protected string CreateRing(long capacity = 64 * 1024)
+    protected string CreateRing(long capacity = 64 * 1024) => CreateRing(new RingOptions { Capacity = capacity });
+
+    /// <summary>Creates a ring of any kind, deleted after the test.</summary>
+    protected string CreateRing(RingOptions options)
     {
         string name = UniqueName.Next("gw");
         _rings.Add(name);
-        RingBuffer.Create(name, new RingOptions { Capacity = capacity });
+        RingBuffer.Create(name, options);
         return name;
     }
 

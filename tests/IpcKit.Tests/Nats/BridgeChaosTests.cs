@@ -115,7 +115,7 @@ public sealed class BridgeChaosTests(ITestOutputHelper output) : BridgeTestBase
             Fill(payload, sequence);
             try
             {
-                if (!writer.Write(payload, TimeSpan.FromMilliseconds(200), stop))
+                if (!writer.TrySendRaw(payload, timeout: TimeSpan.FromMilliseconds(200), cancellationToken: stop))
                 {
                     continue;
                 }
@@ -168,9 +168,9 @@ public sealed class BridgeChaosTests(ITestOutputHelper output) : BridgeTestBase
                 {
                     Fill(_expected, Count);
                     Assert.True(
-                        record.Payload.SequenceEqual(_expected),
-                        $"Message {Count} on B is message {BinaryPrimitives.ReadInt64LittleEndian(record.Payload)}: a message was lost, repeated or reordered.");
-                    _hash.Append(record.Payload);
+                        record.Body.SequenceEqual(_expected),
+                        $"Message {Count} on B is message {BinaryPrimitives.ReadInt64LittleEndian(record.Body)}: a message was lost, repeated or reordered.");
+                    _hash.Append(record.Body);
                     Count++;
                 }
 

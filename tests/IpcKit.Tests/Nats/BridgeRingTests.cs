@@ -32,10 +32,10 @@ public sealed class BridgeRingTests : BridgeTestBase
             for (int i = 0; i < 50; i++)
             {
                 var text = new TextMessage { Message = $"message {i}", From = "A", To = "B" };
-                Assert.True(writer.WriteMessage(text, TestTimeouts.Unexpected));
+                writer.Send(text, TestTimeouts.Unexpected);
                 sent.Add(new IpcMessage(MessageTypeId.Of<TextMessage>(), MessagePackSerializer.Serialize(text, IpcSerializer.Options)));
                 byte[] raw = [(byte)i, 1, 2, 3];
-                Assert.True(writer.Write(raw, TestTimeouts.Unexpected));
+                writer.SendRaw(raw, timeout: TestTimeouts.Unexpected);
                 sent.Add(new IpcMessage(0, raw));
             }
         }
@@ -64,7 +64,7 @@ public sealed class BridgeRingTests : BridgeTestBase
         {
             for (int i = 0; i < 100; i++)
             {
-                Assert.True(writer.Write(BitConverter.GetBytes((round * 100) + i), TestTimeouts.Unexpected));
+                writer.SendRaw(BitConverter.GetBytes((round * 100) + i), timeout: TestTimeouts.Unexpected);
             }
 
             received.AddRange(await ReadAsync(reader, 100));

@@ -120,7 +120,7 @@ public abstract class BridgeTestBase : RingTestBase
     {
         foreach (RingRecord record in reader.ReadBatch(max))
         {
-            into.Add(new IpcMessage(record.Type, record.Payload.ToArray()));
+            into.Add(new IpcMessage(record.TypeId, record.Body.ToArray()));
         }
     }
 

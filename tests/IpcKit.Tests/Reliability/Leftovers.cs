@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using IpcKit.Pipes;
-using IpcKit.SharedMemory;
 
 namespace IpcKit.Tests.Reliability;
 
@@ -64,7 +63,7 @@ internal static class Leftovers
         Dictionary<string, long> listening = ListeningSockets();
         HashSet<long> ourSockets = SocketInodesOf(ours);
         HashSet<string> names = NamesOfThisRun();
-        string shm = Path.GetDirectoryName(RingBuffer.GetPath("x"))!;
+        string shm = Path.GetDirectoryName(IpcName.GetRingPath("x"))!;
         string socketFolder = SocketFolder();
         var found = new List<string>();
         foreach (string entry in Candidates())
@@ -148,7 +147,7 @@ internal static class Leftovers
     /// <summary>IpcKit entries in /dev/shm, the temp folder (three levels deep), the socket folder, and .NET diagnostics files.</summary>
     private static IEnumerable<string> Candidates()
     {
-        string shm = Path.GetDirectoryName(RingBuffer.GetPath("x"))!;
+        string shm = Path.GetDirectoryName(IpcName.GetRingPath("x"))!;
         string temp = Path.GetFullPath(Path.GetTempPath()).TrimEnd('/');
         IEnumerable<string> shared = Enumerate(shm, 1).Where(entry => Path.GetFileName(entry).Contains("ipckit", StringComparison.OrdinalIgnoreCase));
         IEnumerable<string> files = Enumerate(temp, 3).Where(entry =>
@@ -193,9 +192,9 @@ internal static class Leftovers
     private static string? RingOf(string entry)
     {
         string name = Path.GetFileName(entry);
-        if (name.StartsWith(RingBuffer.FilePrefix, StringComparison.Ordinal))
+        if (name.StartsWith(IpcName.RingFilePrefix, StringComparison.Ordinal))
         {
-            return name[RingBuffer.FilePrefix.Length..];
+            return name[IpcName.RingFilePrefix.Length..];
         }
 
         return name.StartsWith("sem.ipckit.", StringComparison.Ordinal) && (name.EndsWith("~rd", StringComparison.Ordinal) || name.EndsWith("~rs", StringComparison.Ordinal))
@@ -211,7 +210,7 @@ internal static class Leftovers
     {
         try
         {
-            using var file = new FileStream(RingBuffer.GetPath(ring), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var file = new FileStream(IpcName.GetRingPath(ring), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             byte[] header = new byte[44];
             if (file.Read(header, 0, header.Length) < header.Length)
             {
@@ -253,7 +252,7 @@ internal static class Leftovers
     private static bool IsOurs(string entry, HashSet<string> names)
     {
         string name = entry;
-        foreach (string prefix in new[] { RingBuffer.FilePrefix, "sem.ipckit." })
+        foreach (string prefix in new[] { IpcName.RingFilePrefix, "sem.ipckit." })
         {
             if (name.StartsWith(prefix, StringComparison.Ordinal))
             {

@@ -55,7 +55,7 @@ public sealed class LeftoverCheckTests
             // Still open in a process of this run: at the end of the run, that is a leak too (a reader never disposed).
             using (RingReader reader = RingReader.Attach(name))
             {
-                Assert.Contains(Leftovers.Find(), entry => entry.StartsWith(RingBuffer.GetPath(name) + " (still open in process", StringComparison.Ordinal));
+                Assert.Contains(Leftovers.Find(), entry => entry.StartsWith(IpcName.GetRingPath(name) + " (still open in process", StringComparison.Ordinal));
             }
         }
         finally

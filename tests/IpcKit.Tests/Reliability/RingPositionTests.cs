@@ -19,7 +19,7 @@ public sealed class RingPositionTests : RingTestBase
             // 1000-byte records: the fourth of a round does not fit before the end and follows a padding record.
             for (int i = 0; i < 3; i++)
             {
-                Assert.True(writer.TryWrite(Payload(round * 3 + i, 1000)));
+                Assert.True(writer.TrySendRaw(Payload(round * 3 + i, 1000)));
             }
 
             using RingBatch batch = reader.ReadBatch();
@@ -48,19 +48,21 @@ public sealed class RingPositionTests : RingTestBase
         using RingWriter writer = RingWriter.Attach(name);
         for (int i = 0; i < 5; i++)
         {
-            Assert.True(writer.TryWrite(Payload(i, 100)));
+            Assert.True(writer.TrySendRaw(Payload(i, 100)));
         }
 
         var first = new List<(long Position, long Sequence)>();
-        using (RingReader reader = RingReader.Attach(name))
+        RingReader killed = RingReader.Attach(name);
         {
-            // The batch is walked by hand and never disposed (foreach would dispose it): the read position is not
-            // published, as when the reader is killed in the middle of processing.
-            RingBatch batch = reader.ReadBatch(3);
+            // The batch is walked by hand and never disposed (foreach would dispose it), and the reader goes as a
+            // killed one would: the read position is not published.
+            RingBatch batch = killed.ReadBatch(3);
             while (batch.MoveNext())
             {
-                first.Add((batch.Current.Position, IpcKit.Tests.Child.RingScenarios.Check(batch.Current.Payload)));
+                first.Add((batch.Current.Position, IpcKit.Tests.Child.RingScenarios.Check(batch.Current.Body)));
             }
+
+            killed.DetachAsIfKilled();
         }
 
         var again = new List<(long Position, long Sequence)>();
@@ -75,11 +77,11 @@ public sealed class RingPositionTests : RingTestBase
                 if (record.Position <= lastProcessed)
                 {
                     skipped++;
-                    Assert.Contains((record.Position, IpcKit.Tests.Child.RingScenarios.Check(record.Payload)), first);
+                    Assert.Contains((record.Position, IpcKit.Tests.Child.RingScenarios.Check(record.Body)), first);
                     continue;
                 }
 
-                again.Add((record.Position, IpcKit.Tests.Child.RingScenarios.Check(record.Payload)));
+                again.Add((record.Position, IpcKit.Tests.Child.RingScenarios.Check(record.Body)));
             }
         }
 

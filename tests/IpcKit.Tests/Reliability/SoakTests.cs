@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using IpcKit.Pipes;
-using IpcKit.SharedMemory;
 using IpcKit.Tests.SharedMemory;
 using Xunit.Abstractions;
 
@@ -235,7 +234,7 @@ public sealed class SoakTests(ITestOutputHelper output) : RingTestBase
     {
         public static Resources Of(string ring, string pipe, string socketFolder)
         {
-            string shm = Path.GetDirectoryName(RingBuffer.GetPath(ring))!;
+            string shm = Path.GetDirectoryName(IpcName.GetRingPath(ring))!;
             List<string> shared = [.. Directory.EnumerateFileSystemEntries(shm).Select(entry => Path.GetFileName(entry)).Where(entry => entry.Contains(ring, StringComparison.Ordinal)).Order()];
             List<string> sockets = Directory.Exists(socketFolder)
                 ? [.. Directory.EnumerateFileSystemEntries(socketFolder).Select(entry => Path.GetFileName(entry)).Where(entry => entry.StartsWith(pipe + ".", StringComparison.Ordinal)).Order()]

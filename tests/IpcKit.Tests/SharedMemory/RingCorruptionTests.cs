@@ -16,7 +16,7 @@ public sealed class RingCorruptionTests : RingTestBase
     private const int ReadPosition = 256;
 
     [Theory]
-    [InlineData(0, 0x1122334455667788L, "wrong magic")]
+    [InlineData(0, 0x1122334455667788L, "does not start with the ring magic")]
     [InlineData(8, 99L, "layout version 99")]
     [InlineData(16, 3000L, "invalid capacity 3000")]
     [InlineData(16, 8192L, "invalid capacity 8192")]
@@ -47,7 +47,12 @@ public sealed class RingCorruptionTests : RingTestBase
     public void A_file_that_is_not_a_ring_is_refused()
     {
         string name = NewName();
-        File.WriteAllBytes(RingBuffer.GetPath(name), new byte[100]);
+        File.WriteAllBytes(IpcName.GetRingPath(name), new byte[100]);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(IpcName.GetRingPath(name), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         var exception = Assert.Throws<IpcCorruptionException>(() => RingReader.Attach(name));
         Assert.Contains("not an IpcKit ring", exception.Message, StringComparison.Ordinal);
     }
@@ -94,8 +99,8 @@ public sealed class RingCorruptionTests : RingTestBase
         string name = CreateRing(Capacity);
         using RingWriter writer = RingWriter.Attach(name);
         using RingReader reader = RingReader.Attach(name);
-        Assert.True(writer.TryWrite(Payload(0, 16)));
-        Assert.True(writer.TryWrite(Payload(1, 16)));
+        Assert.True(writer.TrySendRaw(Payload(0, 16)));
+        Assert.True(writer.TrySendRaw(Payload(1, 16)));
         Assert.Equal(1, reader.Drain(static (_, _) => { }, maxMessages: 1));
 
         using (var raw = new RawRing(name))
@@ -121,10 +126,10 @@ public sealed class RingCorruptionTests : RingTestBase
         string name = CreateRing(Capacity);
         using RingWriter writer = RingWriter.Attach(name);
         using RingReader reader = RingReader.Attach(name);
-        Assert.True(writer.TryWrite(new byte[1992]));
-        Assert.True(writer.TryWrite(new byte[1992]));
+        Assert.True(writer.TrySendRaw(new byte[1992]));
+        Assert.True(writer.TrySendRaw(new byte[1992]));
         Assert.Equal(2, reader.Drain(static (_, _) => { }));
-        Assert.True(writer.TryWrite(new byte[80]));
+        Assert.True(writer.TrySendRaw(new byte[80]));
 
         // Rewrite the 80-byte record at 4000 as a 200-byte one: it would run past the end of the data area.
         using (var raw = new RawRing(name))
@@ -144,7 +149,7 @@ public sealed class RingCorruptionTests : RingTestBase
     {
         string name = CreateRing(Capacity);
         using RingWriter writer = RingWriter.Attach(name);
-        while (writer.TryWrite(new byte[500]))
+        while (writer.TrySendRaw(new byte[500]))
         {
         }
 
@@ -153,7 +158,7 @@ public sealed class RingCorruptionTests : RingTestBase
             raw.Write(ReadPosition, 1L << 40);
         }
 
-        var exception = Assert.Throws<IpcCorruptionException>(() => writer.TryWrite(new byte[500]));
+        var exception = Assert.Throws<IpcCorruptionException>(() => writer.TrySendRaw(new byte[500]));
         Assert.Contains("reader's position", exception.Message, StringComparison.Ordinal);
     }
 

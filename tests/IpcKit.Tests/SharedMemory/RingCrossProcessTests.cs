@@ -106,12 +106,12 @@ public sealed class RingCrossProcessTests : RingTestBase
         await doomed.ReadyAsync();
 
         long sequence = 0;
-        while (writer.TryWrite(Payload(sequence, 100)))
+        while (writer.TrySendRaw(Payload(sequence, 100)))
         {
             sequence++;
         }
 
-        Task<bool> blocked = Task.Factory.StartNew(() => writer.Write(Payload(sequence, 100), TestTimeouts.Unexpected), TaskCreationOptions.LongRunning);
+        Task<bool> blocked = Task.Factory.StartNew(() => writer.TrySendRaw(Payload(sequence, 100), timeout: TestTimeouts.Unexpected), TaskCreationOptions.LongRunning);
         Assert.NotSame(blocked, await Task.WhenAny(blocked, Task.Delay(TestTimeouts.Expected)));
         doomed.Kill();
         var gone = await Assert.ThrowsAsync<IpcPeerGoneException>(() => blocked.WaitAsync(TestTimeouts.Unexpected));
@@ -120,7 +120,7 @@ public sealed class RingCrossProcessTests : RingTestBase
         // A new reader attaches and continues from where the dead one left off: here, the first message.
         using ChildProcess next = ChildProcess.Start("ring-read", name, (sequence + 1).ToString(CultureInfo.InvariantCulture));
         await next.ReadyAsync();
-        Assert.True(writer.Write(Payload(sequence, 100), TestTimeouts.Unexpected));
+        Assert.True(writer.TrySendRaw(Payload(sequence, 100), timeout: TestTimeouts.Unexpected));
         await next.AssertExitCodeAsync(0);
         Assert.Equal($"READ {sequence + 1} 0 {sequence}", await next.WaitForLineAsync("READ "));
     }
@@ -133,7 +133,7 @@ public sealed class RingCrossProcessTests : RingTestBase
         {
             for (long i = 0; i < 100; i++)
             {
-                Assert.True(writer.TryWrite(Payload(i, 48)));
+                Assert.True(writer.TrySendRaw(Payload(i, 48)));
             }
         }
 
@@ -166,7 +166,7 @@ public sealed class RingCrossProcessTests : RingTestBase
         await holder.WaitForExitAsync();
         Assert.False(RingBuffer.Inspect(name).WriterAlive);
         using RingWriter writer = RingWriter.Attach(name);
-        Assert.True(writer.TryWrite([1]));
+        Assert.True(writer.TrySendRaw([1]));
     }
 
     [Fact]
@@ -175,8 +175,8 @@ public sealed class RingCrossProcessTests : RingTestBase
         string name = CreateRing(4096);
         using (RingWriter writer = RingWriter.Attach(name))
         {
-            Assert.True(writer.TryWrite(Payload(0, 16)));
-            Assert.True(writer.TryWrite(Payload(1, 16)));
+            Assert.True(writer.TrySendRaw(Payload(0, 16)));
+            Assert.True(writer.TrySendRaw(Payload(1, 16)));
         }
 
         using (var raw = new RawRing(name))

@@ -29,7 +29,7 @@ public sealed class RingLayoutTests : RingTestBase
                 long expected = record <= Capacity - offset ? record : Capacity - offset + record;
                 byte[] payload = Payload(sequence, size);
 
-                Assert.True(writer.TryWrite(payload, type: size + 1));
+                Assert.True(writer.TrySendRaw(payload, typeId: size + 1));
                 Assert.Equal(before + expected, RingBuffer.Inspect(name).WritePosition);
 
                 Assert.True(reader.TryRead(new byte[writer.MaxMessageSize], out int length, out int type));
@@ -39,7 +39,7 @@ public sealed class RingLayoutTests : RingTestBase
             }
 
             // An empty message is an 8-byte record: it moves the write position to the next offset.
-            Assert.True(writer.TryWrite([]));
+            Assert.True(writer.TrySendRaw([]));
             Assert.Equal(1, reader.Drain(static (_, _) => { }));
         }
 
@@ -56,7 +56,7 @@ public sealed class RingLayoutTests : RingTestBase
         for (long sequence = 0; sequence < 500; sequence++)
         {
             int size = 8 + (int)(sequence * 37 % 900);
-            Assert.True(writer.TryWrite(Payload(sequence, size)));
+            Assert.True(writer.TrySendRaw(Payload(sequence, size)));
             Assert.True(reader.TryRead(buffer, out int length, out _));
             Assert.Equal(size, length);
             Assert.Equal(sequence, IpcKit.Tests.Child.RingScenarios.Check(buffer.AsSpan(0, length)));
@@ -73,17 +73,17 @@ public sealed class RingLayoutTests : RingTestBase
         // 64 records of 64 bytes (56 payload + 8 header) fill 4096 bytes exactly.
         for (int i = 0; i < 64; i++)
         {
-            Assert.True(writer.TryWrite(Payload(i, 56)), $"write {i}");
+            Assert.True(writer.TrySendRaw(Payload(i, 56)), $"write {i}");
         }
 
         RingInfo full = RingBuffer.Inspect(name);
         Assert.Equal(Capacity, full.UsedBytes);
-        Assert.False(writer.TryWrite([]));
+        Assert.False(writer.TrySendRaw([]));
         Assert.Equal(Capacity, RingBuffer.Inspect(name).UsedBytes);
 
         Assert.Equal(1, reader.Drain(static (_, _) => { }, maxMessages: 1));
-        Assert.False(writer.TryWrite(Payload(64, 57)), "57 bytes need a 72-byte record; only 64 are free.");
-        Assert.True(writer.TryWrite(Payload(64, 56)));
+        Assert.False(writer.TrySendRaw(Payload(64, 57)), "57 bytes need a 72-byte record; only 64 are free.");
+        Assert.True(writer.TrySendRaw(Payload(64, 56)));
         Assert.Equal(Capacity, RingBuffer.Inspect(name).UsedBytes);
 
         var sequences = new List<long>();
@@ -99,14 +99,14 @@ public sealed class RingLayoutTests : RingTestBase
         using RingReader reader = RingReader.Attach(name);
         Assert.Equal(1000, writer.MaxMessageSize);
 
-        Assert.True(writer.TryWrite(Payload(1, 1000)));
+        Assert.True(writer.TrySendRaw(Payload(1, 1000)));
         long position = RingBuffer.Inspect(name).WritePosition;
 
-        var exception = Assert.Throws<ArgumentException>(() => writer.TryWrite(new byte[1001]));
+        var exception = Assert.Throws<ArgumentException>(() => writer.TrySendRaw(new byte[1001]));
         Assert.Contains("1001", exception.Message, StringComparison.Ordinal);
         Assert.Contains("1000", exception.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => writer.TryClaim(1001, out _));
-        Assert.Throws<ArgumentException>(() => writer.Write(new byte[5000], TestTimeouts.Expected));
+        Assert.Throws<ArgumentException>(() => writer.TrySendRaw(new byte[5000], timeout: TestTimeouts.Expected));
         Assert.Equal(position, RingBuffer.Inspect(name).WritePosition);
 
         byte[] buffer = new byte[1000];
@@ -126,9 +126,9 @@ public sealed class RingLayoutTests : RingTestBase
         // Wherever the write position is, an empty ring takes the largest message (with padding if needed).
         for (int step = 0; step < Capacity / 8; step++)
         {
-            Assert.True(writer.TryWrite(new byte[writer.MaxMessageSize]), $"step {step}");
+            Assert.True(writer.TrySendRaw(new byte[writer.MaxMessageSize]), $"step {step}");
             Assert.Equal(1, reader.Drain(static (_, _) => { }));
-            Assert.True(writer.TryWrite([]));
+            Assert.True(writer.TrySendRaw([]));
             Assert.Equal(1, reader.Drain(static (_, _) => { }));
         }
 
@@ -150,9 +150,9 @@ public sealed class RingLayoutTests : RingTestBase
         Assert.Equal(0, raw.ReadInt64(WritePositionOffset));
         Assert.Equal(0, raw.ReadInt32(HeaderSize));
         Assert.False(reader.HasData());
-        Assert.Throws<InvalidOperationException>(() => writer.TryWrite([1]));
+        Assert.Throws<InvalidOperationException>(() => writer.TrySendRaw([1]));
 
-        claim.Commit(60, type: 7);
+        claim.Commit(60, typeId: 7);
         Assert.Equal(60, raw.ReadInt32(HeaderSize));
         Assert.Equal(7, raw.ReadInt32(HeaderSize + 4));
         Assert.Equal(72, raw.ReadInt64(WritePositionOffset));
@@ -199,7 +199,7 @@ public sealed class RingLayoutTests : RingTestBase
         Assert.False(reader.HasData());
         Assert.Equal(0, RingBuffer.Inspect(name).WritePosition);
 
-        Assert.True(writer.TryWrite(Payload(5, 16)));
+        Assert.True(writer.TrySendRaw(Payload(5, 16)));
         byte[] buffer = new byte[16];
         Assert.True(reader.TryRead(buffer, out _, out _));
         Assert.Equal(5, IpcKit.Tests.Child.RingScenarios.Check(buffer));
@@ -214,10 +214,10 @@ public sealed class RingLayoutTests : RingTestBase
         using var raw = new RawRing(name);
 
         // 4000 bytes of records, then a 200-byte message that does not fit in the 96 bytes left before the end.
-        Assert.True(writer.TryWrite(new byte[1992]));
-        Assert.True(writer.TryWrite(new byte[1992]));
+        Assert.True(writer.TrySendRaw(new byte[1992]));
+        Assert.True(writer.TrySendRaw(new byte[1992]));
         Assert.Equal(2, reader.Drain(static (_, _) => { }));
-        Assert.True(writer.TryWrite(Payload(9, 200), type: 3));
+        Assert.True(writer.TrySendRaw(Payload(9, 200), typeId: 3));
 
         Assert.Equal(96 - 8, raw.ReadInt32(HeaderSize + 4000));
         Assert.Equal(-1, raw.ReadInt32(HeaderSize + 4000 + 4));
@@ -227,7 +227,7 @@ public sealed class RingLayoutTests : RingTestBase
         var types = new List<int>();
         reader.Drain(types, static (list, _, type) => list.Add(type));
         Assert.Equal([3], types);
-        Assert.Throws<ArgumentOutOfRangeException>(() => writer.TryWrite([1], type: -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => writer.TrySendRaw([1], typeId: -1));
     }
 
     [Fact]
@@ -238,14 +238,14 @@ public sealed class RingLayoutTests : RingTestBase
         using RingReader reader = RingReader.Attach(name);
         for (int i = 0; i < 10; i++)
         {
-            Assert.True(writer.TryWrite(Payload(i, 24), type: i));
+            Assert.True(writer.TrySendRaw(Payload(i, 24), typeId: i));
         }
 
         int seen = 0;
         foreach (RingRecord record in reader.ReadBatch(maxMessages: 4))
         {
-            Assert.Equal(seen, IpcKit.Tests.Child.RingScenarios.Check(record.Payload));
-            Assert.Equal(seen, record.Type);
+            Assert.Equal(seen, IpcKit.Tests.Child.RingScenarios.Check(record.Body));
+            Assert.Equal(seen, record.TypeId);
             seen++;
         }
 
@@ -253,7 +253,7 @@ public sealed class RingLayoutTests : RingTestBase
         Assert.Equal(4 * 32, RingBuffer.Inspect(name).ReadPosition);
         foreach (RingRecord record in reader.ReadBatch())
         {
-            Assert.Equal(seen++, IpcKit.Tests.Child.RingScenarios.Check(record.Payload));
+            Assert.Equal(seen++, IpcKit.Tests.Child.RingScenarios.Check(record.Body));
         }
 
         Assert.Equal(10, seen);
@@ -268,7 +268,7 @@ public sealed class RingLayoutTests : RingTestBase
         using RingReader reader = RingReader.Attach(name);
         for (int i = 0; i < 5; i++)
         {
-            Assert.True(writer.TryWrite(Payload(i, 16)));
+            Assert.True(writer.TrySendRaw(Payload(i, 16)));
         }
 
         var seen = new List<long>();

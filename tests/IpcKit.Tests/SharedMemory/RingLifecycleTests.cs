@@ -19,7 +19,7 @@ public sealed class RingLifecycleTests : RingTestBase
         Assert.Equal(RingPeerState.None, info.Writer.State);
         Assert.False(info.WriterAlive);
         Assert.Equal(Environment.ProcessId, info.CreatorProcessId);
-        Assert.Equal(RingBuffer.GetPath(name), info.Path);
+        Assert.Equal(IpcName.GetRingPath(name), info.Path);
         if (OperatingSystem.IsLinux())
         {
             Assert.Equal($"/dev/shm/ipckit.ring.{name}", info.Path);
@@ -50,7 +50,7 @@ public sealed class RingLifecycleTests : RingTestBase
         {
             Assert.False(RingBuffer.IsAbandoned(name));
             Assert.Throws<IpcAlreadyExistsException>(() => RingBuffer.Create(name, new RingOptions { ReclaimAbandoned = true }));
-            Assert.True(writer.TryWrite([1, 2, 3]));
+            Assert.True(writer.TrySendRaw([1, 2, 3]));
         }
 
         Assert.True(RingBuffer.IsAbandoned(name));
@@ -67,7 +67,7 @@ public sealed class RingLifecycleTests : RingTestBase
         string name = CreateRing();
         if (!OperatingSystem.IsWindows())
         {
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(RingBuffer.GetPath(name)));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(IpcName.GetRingPath(name)));
         }
     }
 
@@ -95,7 +95,7 @@ public sealed class RingLifecycleTests : RingTestBase
         Assert.Throws<ArgumentException>(() => RingBuffer.Create(name));
         Assert.Throws<ArgumentException>(() => RingWriter.Attach(name));
         Assert.Throws<ArgumentException>(() => RingBuffer.Delete(name));
-        Assert.Throws<ArgumentException>(() => RingBuffer.Create(new string('r', RingBuffer.MaxNameLength + 1)));
+        Assert.Throws<ArgumentException>(() => RingBuffer.Create(new string('r', IpcName.MaxRingNameLength + 1)));
     }
 
     [Fact]
@@ -124,21 +124,21 @@ public sealed class RingLifecycleTests : RingTestBase
         using RingReader reader = RingReader.Attach(name);
         var sent = new Toy { Sequence = 7, Name = "kite", Sender = "tests", SentAtUtc = new DateTime(2026, 11, 27, 12, 0, 0, DateTimeKind.Utc) };
 
-        Assert.True(writer.TryWriteMessage(sent));
-        Assert.True(writer.TryWriteMessage(new TextMessage { Message = "hi", From = "a", To = "b" }));
-        Assert.True(writer.WriteMessage<IDemoMessage>(sent, TestTimeouts.Unexpected));
+        Assert.True(writer.TrySend(sent));
+        Assert.True(writer.TrySend(new TextMessage { Message = "hi", From = "a", To = "b" }));
+        Assert.True(writer.TrySend<IDemoMessage>(sent, TestTimeouts.Unexpected));
 
-        Toy received = reader.ReadMessage<Toy>(TestTimeouts.Unexpected);
+        Toy received = reader.Receive<Toy>(TestTimeouts.Unexpected);
         Assert.Equal(sent.Sequence, received.Sequence);
         Assert.Equal(sent.Name, received.Name);
         Assert.Equal(sent.SentAtUtc, received.SentAtUtc);
 
-        var mismatch = Assert.Throws<IpcProtocolException>(() => reader.ReadMessage<Toy>(TestTimeouts.Unexpected));
-        Assert.Contains("TextMessage (0x", mismatch.Message, StringComparison.Ordinal);
-        Assert.Contains("Toy (0x", mismatch.Message, StringComparison.Ordinal);
+        var mismatch = Assert.Throws<IpcProtocolException>(() => reader.Receive<Toy>(TestTimeouts.Unexpected));
+        Assert.Contains("is a TextMessage (0x", mismatch.Message, StringComparison.Ordinal);
+        Assert.Contains("not a Toy (0x", mismatch.Message, StringComparison.Ordinal);
 
         // The union carries the concrete type: the reader gets a Toy back through the interface.
-        Assert.IsType<Toy>(reader.ReadMessage<IDemoMessage>(TestTimeouts.Unexpected));
+        Assert.IsType<Toy>(reader.Receive<IDemoMessage>(TestTimeouts.Unexpected));
         Assert.False(reader.HasData());
     }
 
@@ -148,11 +148,11 @@ public sealed class RingLifecycleTests : RingTestBase
         string name = CreateRing();
         using RingWriter writer = RingWriter.Attach(name);
         using RingReader reader = RingReader.Attach(name);
-        Assert.True(writer.TryWrite([0xc1, 0xff, 0x00], IpcKit.Serialization.MessageTypeId.Of<Toy>()));
-        Assert.True(writer.TryWriteMessage(new Toy { Sequence = 2 }));
+        Assert.True(writer.TrySendRaw([0xc1, 0xff, 0x00], IpcKit.Serialization.MessageTypeId.Of<Toy>()));
+        Assert.True(writer.TrySend(new Toy { Sequence = 2 }));
 
-        Assert.Throws<IpcProtocolException>(() => reader.TryReadMessage(out Toy _));
-        Assert.True(reader.TryReadMessage(out Toy second));
+        Assert.Throws<IpcProtocolException>(() => reader.TryReceive(out Toy _));
+        Assert.True(reader.TryReceive(out Toy second));
         Assert.Equal(2, second.Sequence);
     }
 
@@ -164,29 +164,30 @@ public sealed class RingLifecycleTests : RingTestBase
         using RingReader reader = RingReader.Attach(name, new RingEndpointOptions { WaitStrategy = RingWaitStrategy.Blocking });
 
         Assert.False(await reader.WaitForDataAsync(TestTimeouts.Expected));
-        await Assert.ThrowsAsync<TimeoutException>(async () => await reader.ReadMessageAsync<Toy>(TestTimeouts.Expected));
+        await Assert.ThrowsAsync<TimeoutException>(async () => await reader.ReceiveAsync<Toy>(TestTimeouts.Expected));
         using (var cancellation = new CancellationTokenSource(TestTimeouts.Expected))
         {
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await reader.ReadAsync(Timeout.InfiniteTimeSpan, cancellation.Token));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await reader.ReceiveAsync(Timeout.InfiniteTimeSpan, cancellation.Token));
         }
 
         // Fill the ring; the next write waits (back-pressure) until the reader frees room.
-        while (writer.TryWrite(new byte[1000]))
+        while (writer.TrySendRaw(new byte[1000]))
         {
         }
 
-        Assert.False(writer.Write(new byte[1000], TestTimeouts.Expected));
-        ValueTask<bool> blocked = writer.WriteAsync(new byte[1000], TestTimeouts.Unexpected);
+        Assert.False(writer.TrySendRaw(new byte[1000], timeout: TestTimeouts.Expected));
+        await Assert.ThrowsAsync<TimeoutException>(async () => await writer.SendRawAsync(new byte[1000], timeout: TestTimeouts.Expected));
+        ValueTask blocked = writer.SendRawAsync(new byte[1000], timeout: TestTimeouts.Unexpected);
         Assert.False(blocked.IsCompleted);
-        RingMessage first = await reader.ReadAsync(TestTimeouts.Unexpected);
-        Assert.Equal(1000, first.Payload.Length);
-        Assert.True(await blocked);
-        Assert.True(writer.FullWaits >= 2);
+        IpcMessage first = await reader.ReceiveAsync(TestTimeouts.Unexpected);
+        Assert.Equal(1000, first.Body.Length);
+        await blocked;
+        Assert.True(writer.FullWaits >= 3);
 
         reader.Drain(static (_, _) => { });
-        ValueTask<Toy> pending = reader.ReadMessageAsync<Toy>(TestTimeouts.Unexpected);
+        ValueTask<Toy> pending = reader.ReceiveAsync<Toy>(TestTimeouts.Unexpected);
         Assert.False(pending.IsCompleted);
-        Assert.True(await writer.WriteMessageAsync(new Toy { Sequence = 42 }, TestTimeouts.Unexpected));
+        await writer.SendAsync(new Toy { Sequence = 42 }, TestTimeouts.Unexpected);
         Assert.Equal(42, (await pending).Sequence);
     }
 
@@ -199,12 +200,12 @@ public sealed class RingLifecycleTests : RingTestBase
         {
             for (int i = 0; i < 5; i++)
             {
-                Assert.True(writer.TryWriteMessage(new Toy { Sequence = i }));
+                Assert.True(writer.TrySend(new Toy { Sequence = i }));
             }
         }
 
         var sequences = new List<long>();
-        await foreach (Toy toy in reader.ReadAllMessagesAsync<Toy>(TestTimeouts.UnexpectedToken()))
+        await foreach (Toy toy in reader.ReceiveAllAsync<Toy>(TestTimeouts.UnexpectedToken()))
         {
             sequences.Add(toy.Sequence);
         }
@@ -214,8 +215,8 @@ public sealed class RingLifecycleTests : RingTestBase
         // The departure was reported once (it ended the sequence); a later wait waits for a new writer.
         Assert.False(reader.WaitForData(TestTimeouts.Expected));
         using RingWriter next = RingWriter.Attach(name);
-        Assert.True(next.TryWriteMessage(new Toy { Sequence = 5 }));
-        Assert.Equal(5, reader.ReadMessage<Toy>(TestTimeouts.Unexpected).Sequence);
+        Assert.True(next.TrySend(new Toy { Sequence = 5 }));
+        Assert.Equal(5, reader.Receive<Toy>(TestTimeouts.Unexpected).Sequence);
     }
 
     [Fact]
@@ -247,10 +248,10 @@ public sealed class RingLifecycleTests : RingTestBase
         using RingReader reader = RingReader.Attach(name);
         for (int i = 0; i < 3; i++)
         {
-            Assert.True(writer.TryWrite(new byte[1000]));
+            Assert.True(writer.TrySendRaw(new byte[1000]));
         }
 
-        Assert.False(writer.Write(new byte[2000], TimeSpan.Zero));
+        Assert.False(writer.TrySendRaw(new byte[2000], timeout: TimeSpan.Zero));
         Assert.Equal(3, reader.Drain(static (_, _) => { }));
         listener.RecordObservableInstruments();
 

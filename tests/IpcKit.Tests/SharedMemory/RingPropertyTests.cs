@@ -38,7 +38,7 @@ public sealed class RingPropertyTests : RingTestBase
                     bool fits = tail + needed - head <= Capacity;
                     byte[] payload = Payload(sequence, size);
                     int type = (int)(sequence % 5);
-                    Assert.Equal(fits, writer.TryWrite(payload, type));
+                    Assert.Equal(fits, writer.TrySendRaw(payload, type));
                     if (fits)
                     {
                         tail += needed;
@@ -96,7 +96,7 @@ public sealed class RingPropertyTests : RingTestBase
                 foreach (IpcKit.Contracts.TextMessage message in messages)
                 {
                     // Keep the ring partly full so write positions land everywhere, including just before the end.
-                    while (!writer.TryWriteMessage(message))
+                    while (!writer.TrySend(message))
                     {
                         AssertNext(reader, pending.Dequeue());
                     }
@@ -116,7 +116,7 @@ public sealed class RingPropertyTests : RingTestBase
 
     private static void AssertNext(RingReader reader, IpcKit.Contracts.TextMessage expected)
     {
-        Assert.True(reader.TryReadMessage(out IpcKit.Contracts.TextMessage actual));
+        Assert.True(reader.TryReceive(out IpcKit.Contracts.TextMessage actual));
         Assert.Equal(expected.Message, actual.Message);
         Assert.Equal(expected.From, actual.From);
         Assert.Equal(expected.To, actual.To);

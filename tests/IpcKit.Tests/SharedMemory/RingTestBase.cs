@@ -59,7 +59,7 @@ public abstract class RingTestBase : IDisposable
 
         public RawRing(string name)
         {
-            _map = MemoryMappedFile.CreateFromFile(RingBuffer.GetPath(name), FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite);
+            _map = MemoryMappedFile.CreateFromFile(IpcName.GetRingPath(name), FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite);
             _view = _map.CreateViewAccessor();
         }
 
@@ -76,5 +76,17 @@ public abstract class RingTestBase : IDisposable
             _view.Dispose();
             _map.Dispose();
         }
+    }
+}
+
+/// <summary>Short forms the ring tests use often.</summary>
+internal static class RingTestExtensions
+{
+    /// <summary>TryReceive into a buffer, with the length and type id as out parameters.</summary>
+    public static bool TryRead(this RingReader reader, Span<byte> destination, out int length, out int typeId)
+    {
+        bool received = reader.TryReceive(destination, out RingReceiveResult result);
+        (length, typeId) = (result.Length, result.TypeId);
+        return received;
     }
 }

@@ -22,58 +22,109 @@ internal static class RingChildren
         },
     };
 
-    /// <summary>ring-writer NAME COUNT SIZE STRATEGY [typed]: waits for GO on stdin, then writes COUNT messages.</summary>
+    /// <summary>The type id of warm-up messages, which readers skip: the measured messages are type 0 (raw) or typed.</summary>
+    private const int WarmupTypeId = 1;
+
+    /// <summary>
+    /// ring-writer NAME COUNT SIZE STRATEGY MODE WARMUP_MS: waits for GO on stdin, sends warm-up messages for WARMUP_MS
+    /// (so tiered compilation has promoted the loop before the window opens: counting messages is not enough, the JIT
+    /// promotes after a delay), then COUNT measured ones. MODE: raw, typed, or batch (raw, published every 64).
+    /// </summary>
     internal static void Writer(string[] args)
     {
         (string name, long count, int size, string strategy) = (args[0], Long(args[1]), Int(args[2]), args[3]);
-        bool typed = args.Length > 4 && args[4] == "typed";
+        string mode = args.Length > 4 ? args[4] : "raw";
+        TimeSpan warmup = TimeSpan.FromMilliseconds(args.Length > 5 ? Int(args[5]) : 0);
         using RingWriter writer = RingWriter.Attach(name, Options(strategy));
         byte[] payload = new byte[size];
         var toy = new Toy { Name = "kite", Sender = "producer", SentAtUtc = DateTime.UtcNow };
         Child.Ready();
         Child.WaitForGo();
-        var window = new Window();
-        for (long n = 0; n < count; n++)
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < warmup)
         {
-            if (typed)
+            for (int i = 0; i < 1000; i++)
             {
-                toy.Sequence = n;
-                if (!writer.TryWriteMessage(toy) && !writer.WriteMessage(toy, s_deadline))
+                if (mode == "typed")
+                {
+                    toy.Sequence = -1;
+                    writer.Send(toy, s_deadline);
+                }
+                else
+                {
+                    writer.SendRaw(payload, WarmupTypeId, s_deadline);
+                }
+            }
+        }
+
+        var window = new Window();
+        if (mode == "batch")
+        {
+            for (long n = 0; n < count;)
+            {
+                using RingSendBatch batch = writer.BeginBatch();
+                for (int i = 0; i < 64 && n < count; i++, n++)
+                {
+                    if (!batch.TrySendRaw(payload) && !batch.TrySendRaw(payload, timeout: s_deadline))
+                    {
+                        throw new TimeoutException("The reader stopped taking messages.");
+                    }
+                }
+            }
+        }
+        else
+        {
+            for (long n = 0; n < count; n++)
+            {
+                if (mode == "typed")
+                {
+                    toy.Sequence = n;
+                    if (!writer.TrySend(toy) && !writer.TrySend(toy, s_deadline))
+                    {
+                        throw new TimeoutException("The reader stopped taking messages.");
+                    }
+                }
+                else if (!writer.TrySendRaw(payload) && !writer.TrySendRaw(payload, timeout: s_deadline))
                 {
                     throw new TimeoutException("The reader stopped taking messages.");
                 }
-            }
-            else if (!writer.TryWrite(payload) && !writer.Write(payload, s_deadline))
-            {
-                throw new TimeoutException("The reader stopped taking messages.");
             }
         }
 
         window.Finish(count, count * size).Print();
     }
 
-    /// <summary>ring-reader NAME COUNT STRATEGY [typed]: reads COUNT messages; the window starts at the first one.</summary>
+    /// <summary>
+    /// ring-reader NAME COUNT STRATEGY MODE [START]: reads (subscribes to) the ring, skipping warm-up messages; the window
+    /// opens at the first measured one and closes after COUNT. A typed reader checks the sequence numbers of a single writer.
+    /// </summary>
     internal static void Reader(string[] args)
     {
         (string name, long count, string strategy) = (args[0], Long(args[1]), args[2]);
         bool typed = args.Length > 3 && args[3] == "typed";
         using RingReader reader = RingReader.Attach(name, Options(strategy));
         Child.Ready();
-        if (!reader.WaitForData(s_deadline))
-        {
-            throw new TimeoutException("No message arrived.");
-        }
-
-        var window = new Window();
+        Window? window = null;
         long received = 0;
         long bytes = 0;
         long errors = 0;
         while (received < count)
         {
+            if (!reader.HasData() && !reader.WaitForData(s_deadline))
+            {
+                throw new TimeoutException($"Stalled after {received} messages.");
+            }
+
             if (typed)
             {
-                while (reader.TryReadMessage(out Toy toy))
+                while (received < count && reader.TryReceive(out Toy toy))
                 {
+                    if (toy.Sequence < 0)
+                    {
+                        continue;
+                    }
+
+                    window ??= new Window();
                     errors += toy.Sequence == received ? 0 : 1;
                     received++;
                 }
@@ -82,18 +133,19 @@ internal static class RingChildren
             {
                 foreach (RingRecord record in reader.ReadBatch())
                 {
-                    bytes += record.Payload.Length;
+                    if (record.TypeId == WarmupTypeId)
+                    {
+                        continue;
+                    }
+
+                    window ??= new Window();
+                    bytes += record.Body.Length;
                     received++;
                 }
             }
-
-            if (received < count && !reader.HasData() && !reader.WaitForData(s_deadline))
-            {
-                throw new TimeoutException($"Stalled after {received} messages.");
-            }
         }
 
-        window.Finish(received, bytes, errors).Print();
+        window!.Finish(received, bytes, errors + (reader.MessagesLost > 0 ? 1 : 0)).Print();
     }
 
     /// <summary>ring-ping OUT IN COUNT SIZE STRATEGY: sends a message, waits for its echo, records the round trip.</summary>
@@ -116,7 +168,7 @@ internal static class RingChildren
             }
 
             long start = Stopwatch.GetTimestamp();
-            writer.Write(payload, s_deadline);
+            writer.SendRaw(payload, timeout: s_deadline);
             if (!reader.WaitForData(s_deadline))
             {
                 throw new TimeoutException("No echo.");
@@ -149,7 +201,7 @@ internal static class RingChildren
                 throw new TimeoutException("No ping.");
             }
 
-            reader.Drain(echo, static (e, payload, _) => e.Writer.Write(payload, s_deadline), 1);
+            reader.Drain(echo, static (e, payload, _) => e.Writer.SendRaw(payload, timeout: s_deadline), 1);
         }
 
         window.Finish(total, total * size).Print();
@@ -176,7 +228,7 @@ internal static class RingChildren
             }
 
             BinaryPrimitives.WriteInt64LittleEndian(payload, Stopwatch.GetTimestamp());
-            writer.Write(payload, s_deadline);
+            writer.SendRaw(payload, timeout: s_deadline);
         }
 
         window.Finish(count, count * size).Print();

@@ -83,6 +83,11 @@ public static class CrossProcessHarness
         else
         {
             await output.WriteAsync(Report.Table(measured, Machine())).ConfigureAwait(false);
+            if (options.Quick)
+            {
+                await output.WriteLineAsync(
+                    "quick: one short run per scenario (every party warmed up first, so the figures are of optimized code), but runs this short on a shared machine are indicative only: compare them with each other, not with full runs or the README.").ConfigureAwait(false);
+            }
         }
 
         return measured.Any(m => m.Median.Errors > 0) ? (int)IpcExitCode.Error : 0;

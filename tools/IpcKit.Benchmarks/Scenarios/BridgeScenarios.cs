@@ -16,7 +16,7 @@ internal static class BridgeScenarios
     {
         yield return new Scenario { Group = "bridge", Name = "NATS.Net publish → subscribe (core)", Kind = "one-way", Payload = 32, IsNatsBaseline = true, Run = s => WithServer(url => NatsOneWayAsync(s, url)) };
         yield return new Scenario { Group = "bridge", Name = "IpcKit ring → bridge → NATS core → bridge → ring", Kind = "one-way", Payload = 32, Run = s => WithServer(url => BridgeOneWayAsync(s, url)) };
-        yield return new Scenario { Group = "bridge", Name = "IpcKit ring, local (no NATS)", Kind = "one-way", Payload = 32, Run = s => RingScenarios.OneWayAsync(s, 32, "blocking", typed: false) };
+        yield return new Scenario { Group = "bridge", Name = "IpcKit ring, local (no NATS)", Kind = "one-way", Payload = 32, Run = s => RingScenarios.OneWayAsync(s, 32, "blocking", "raw") };
         yield return new Scenario { Group = "bridge", Name = "NATS.Net request → reply", Kind = "ping-pong", Payload = 32, IsNatsBaseline = true, Run = s => WithServer(url => NatsRequestsAsync(s, url)) };
         yield return new Scenario { Group = "bridge", Name = "IpcKit pipe → bridge connect → NATS → bridge serve → pipe", Kind = "ping-pong", Payload = 32, Run = s => WithServer(url => BridgeRequestsAsync(s, url)) };
         yield return new Scenario { Group = "bridge", Name = "IpcKit pipe, local (no NATS)", Kind = "ping-pong", Payload = 32, Run = s => PipeChannelScenarios.CallsAsync(s, RequestCount(s), 1, 1, "pool") };

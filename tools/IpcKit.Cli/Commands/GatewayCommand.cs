@@ -214,7 +214,7 @@ internal static class GatewayCommand
     }
 
     /// <summary>The contracts ipckit gateway serves: the demo's (the library's own registry is empty).</summary>
-    private static ContractRegistry DemoContracts() =>
+    internal static ContractRegistry DemoContracts() =>
         new ContractRegistry()
             .Add<Toy>()
             .Add<TextMessage>()

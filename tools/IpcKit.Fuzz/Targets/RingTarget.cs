@@ -46,7 +46,7 @@ internal static class RingTarget
                 {
                     string name = $"fuzz-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
                     RingBuffer.Create(name, new RingOptions { Capacity = Capacity, ReclaimAbandoned = true });
-                    s_file = File.OpenHandle(RingBuffer.GetPath(name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                    s_file = File.OpenHandle(IpcName.GetRingPath(name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
                     AppDomain.CurrentDomain.ProcessExit += (_, _) => Cleanup();
                     s_name = name;
                 }
@@ -151,10 +151,10 @@ internal static class RingTarget
                 if (writer is not null)
                 {
                     // A payload longer than the ring's maximum is the caller's mistake (ArgumentException), not the ring's.
-                    writer.TryWrite("fuzz"u8[..Math.Min(4, writer.MaxMessageSize)]);
+                    writer.TrySendRaw("fuzz"u8[..Math.Min(4, writer.MaxMessageSize)]);
                     try
                     {
-                        writer.TryWriteMessage(new Toy { Sequence = round, Name = "fuzz" });
+                        writer.TrySend(new Toy { Sequence = round, Name = "fuzz" });
                     }
                     catch (ArgumentException) when (writer.MaxMessageSize < 64)
                     {
@@ -197,9 +197,9 @@ internal static class RingTarget
                     long previous = -1;
                     foreach (RingRecord record in batch)
                     {
-                        FuzzInvariantException.Check(record.Position > previous && record.Position % 8 == 0, $"record positions do not grow in steps of 8: {record.Position} after {previous} ({record.Payload.Length} bytes)");
+                        FuzzInvariantException.Check(record.Position > previous && record.Position % 8 == 0, $"record positions do not grow in steps of 8: {record.Position} after {previous} ({record.Body.Length} bytes)");
                         previous = record.Position;
-                        Touch(record.Payload);
+                        Touch(record.Body);
                     }
                 }
 
@@ -210,12 +210,12 @@ internal static class RingTarget
                 {
                     try
                     {
-                        if (!reader.TryRead(destination, out int length, out _))
+                        if (!reader.TryReceive(destination, out RingReceiveResult received))
                         {
                             break;
                         }
 
-                        FuzzInvariantException.Check(length <= destination.Length, "TryRead reported more bytes than it could copy");
+                        FuzzInvariantException.Check(received.Length <= destination.Length, "TryReceive reported more bytes than it could copy");
                     }
                     catch (ArgumentException) when (api == 2)
                     {
@@ -231,7 +231,7 @@ internal static class RingTarget
                 {
                     try
                     {
-                        bool read = api == 4 ? reader.TryReadMessage(out Toy _) : reader.TryReadMessage(out TextMessage _);
+                        bool read = api == 4 ? reader.TryReceive(out Toy _) : reader.TryReceive(out TextMessage _);
                         if (!read)
                         {
                             break;
@@ -252,7 +252,7 @@ internal static class RingTarget
 
                 break;
             default:
-                while (reader.Drain(static (payload, _) => Touch(payload), 1) == 1 && reader.MessagesRead < MaxMessages * MaxRounds)
+                while (reader.Drain(static (payload, _) => Touch(payload), 1) == 1 && reader.MessagesReceived < MaxMessages * MaxRounds)
                 {
                 }
 
