@@ -17,10 +17,10 @@ public sealed class RingConsumerBuilder
 
     /// <summary>
     /// Hands the ring's messages to <typeparamref name="THandler"/>: every <see cref="IMessageHandler{T}"/> it
-    /// implements, by type id. It is registered as a scoped service (unless the app registered it already) and
+    /// implements, by type id (request handlers it implements are for pipe servers and are ignored here). It is registered as a scoped service (unless the app registered it already) and
     /// resolved in a new scope per message.
     /// </summary>
-    /// <exception cref="ArgumentException">It implements no <see cref="IMessageHandler{T}"/>, answers requests, or a type it handles has a handler here already.</exception>
+    /// <exception cref="ArgumentException">It implements no <see cref="IMessageHandler{T}"/>, or a type it handles has a handler here already.</exception>
     public RingConsumerBuilder AddHandler<THandler>()
         where THandler : class
     {

@@ -21,7 +21,7 @@ internal sealed class HandlerMap
     internal MessageInvoker? FindMessage(int typeId) => _messages.GetValueOrDefault(typeId);
 
     /// <summary>Registers every <see cref="IMessageHandler{T}"/> (and, when <paramref name="requests"/>, <see cref="IPipeRequestHandler{TRequest, TResponse}"/>) that <paramref name="handlerType"/> implements.</summary>
-    /// <exception cref="ArgumentException">It implements none, a type already has a handler here, or it answers requests where there are none.</exception>
+    /// <exception cref="ArgumentException">It implements none (or, where there are no requests, only request handlers), or a type already has a handler here.</exception>
     internal void Add(Type handlerType, IServiceCollection services, bool requests, string where)
     {
         if (handlerType.IsAbstract || handlerType.IsInterface)
@@ -30,6 +30,7 @@ internal sealed class HandlerMap
         }
 
         int found = 0;
+        Type? requestOnly = null;
         foreach (Type contract in handlerType.GetInterfaces().Where(i => i.IsGenericType))
         {
             Type definition = contract.GetGenericTypeDefinition();
@@ -43,12 +44,19 @@ internal sealed class HandlerMap
             {
                 if (!requests)
                 {
-                    throw new ArgumentException($"{handlerType} answers requests ({contract}), but {where} has no requests to answer: only pipe servers do.", nameof(handlerType));
+                    // A ring has no requests: a class that also answers them (on a pipe server) gives only its message handlers here.
+                    requestOnly = contract;
+                    continue;
                 }
 
                 Add(_requests, Create<RequestInvoker>(typeof(RequestInvoker<,,>), [arguments[0], arguments[1], handlerType]), where, "requests");
                 found++;
             }
+        }
+
+        if (found == 0 && requestOnly is not null)
+        {
+            throw new ArgumentException($"{handlerType} only answers requests ({requestOnly}), but {where} has no requests to answer: only pipe servers do.", nameof(handlerType));
         }
 
         if (found == 0)

@@ -19,8 +19,10 @@ namespace IpcKit.Extensions.Hosting;
 // wait waits for a new writer (logged, then the loop goes on). Corruption ends the loop (logged as critical); the host
 // goes on without this consumer, and its health check reports it.
 //
-// Stop: the wait is cancelled; then, with DrainOnStop, every message already committed is handed to its handler until
-// the ring is empty or the host's shutdown timeout passes; then the reader detaches. The side that created the ring
+// Stop: the wait is cancelled; the handler running goes on; then, with DrainOnStop, every message already committed
+// is handed to its handler until the ring is empty or the host's shutdown timeout passes; then the reader detaches.
+// A handler's token is cancelled only when that timeout passes (or the host is torn down without a stop), not when the
+// stop begins, so the message in hand is not cut short by a stop that has time left. The side that created the ring
 // deletes it, unless messages are left in it (kept for the next reader, and logged).
 internal sealed class RingConsumerEndpoint : IAsyncDisposable
 {
@@ -33,6 +35,7 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
     private readonly ILoggerFactory? _loggerFactory;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopReceiving = new();
+    private readonly CancellationTokenSource _abortHandlers = new();
     private readonly HashSet<int> _unknownTypes = [];
     private Task _loop = Task.CompletedTask;
     [SuppressMessage("Reliability", "CA2213", Justification = "Disposed in DisposeAsync, taken with Interlocked.Exchange so only one caller does.")]
@@ -99,9 +102,24 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
     /// <summary>Stops waiting, drains what is committed (until <paramref name="cancellationToken"/>), detaches, and deletes the ring it created.</summary>
     internal async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _drainToken = cancellationToken;
-        await _stopReceiving.CancelAsync().ConfigureAwait(false);
-        await DisposeAsync().ConfigureAwait(false);
+        CancellationTokenRegistration deadline = cancellationToken.Register(static abort => ((CancellationTokenSource)abort!).Cancel(), _abortHandlers);
+        try
+        {
+            await _stopReceiving.CancelAsync().ConfigureAwait(false);
+            await CloseAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Unregistered before the source is disposed, so a deadline passing now cannot cancel a disposed source.
+            await deadline.DisposeAsync().ConfigureAwait(false);
+            _abortHandlers.Dispose();
+        }
     }
 
     /// <summary>Stops without draining (a start that failed, a host torn down), detaches, and deletes the ring it created.</summary>
@@ -112,12 +130,15 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
             return;
         }
 
-        if (!_stopReceiving.IsCancellationRequested)
-        {
-            _drainToken = new CancellationToken(canceled: true);
-            await _stopReceiving.CancelAsync().ConfigureAwait(false);
-        }
+        _drainToken = new CancellationToken(canceled: true);
+        await _abortHandlers.CancelAsync().ConfigureAwait(false);
+        await _stopReceiving.CancelAsync().ConfigureAwait(false);
+        await CloseAsync().ConfigureAwait(false);
+        _abortHandlers.Dispose();
+    }
 
+    private async Task CloseAsync()
+    {
         await _loop.ConfigureAwait(false);
         _stopReceiving.Dispose();
         RingReader? reader = Interlocked.Exchange(ref _reader, null);
@@ -153,7 +174,8 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
                 HostingLog.RingConsumerAttached(_logger, Name, RingName);
             }
 
-            while (true)
+            // A wait finds data without looking at its token: the loop checks the stop itself, or it would spin.
+            while (!stop.IsCancellationRequested)
             {
                 try
                 {
@@ -176,7 +198,7 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
                     continue;
                 }
 
-                while (!stop.IsCancellationRequested && await TakeOneAsync(reader, stop).ConfigureAwait(false))
+                while (!stop.IsCancellationRequested && await TakeOneAsync(reader).ConfigureAwait(false))
                 {
                 }
             }
@@ -205,7 +227,7 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
         {
             while (!deadline.IsCancellationRequested && RingApi.HasData(reader))
             {
-                if (await TakeOneAsync(reader, deadline).ConfigureAwait(false))
+                if (await TakeOneAsync(reader).ConfigureAwait(false))
                 {
                     _drained++;
                 }
@@ -223,7 +245,7 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
     }
 
     /// <summary>Takes the next message out of the ring and hands it to its handler; false when none was ready.</summary>
-    private async ValueTask<bool> TakeOneAsync(RingReader reader, CancellationToken cancellationToken)
+    private async ValueTask<bool> TakeOneAsync(RingReader reader)
     {
         var taken = new Taken(_channel.Handlers);
         if (!RingApi.TryTake(reader, taken, static (state, body, typeId) => state.Read(body, typeId)))
@@ -252,7 +274,7 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
         long started = HostingMetrics.Start();
         try
         {
-            await invoker.InvokeAsync(taken.Message, new MessageContext(Name, taken.TypeId, null), _scopes, cancellationToken).ConfigureAwait(false);
+            await invoker.InvokeAsync(taken.Message, new MessageContext(Name, taken.TypeId, null), _scopes, _abortHandlers.Token).ConfigureAwait(false);
             _metrics.Handled(Name, invoker, started, null);
         }
         catch (Exception exception)
