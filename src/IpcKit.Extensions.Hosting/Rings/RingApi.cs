@@ -12,14 +12,13 @@ internal static class RingApi
 
     internal static RingEndpointOptions EndpointOptions(HostedRingOptions options, ILoggerFactory? loggerFactory)
     {
-        _ = loggerFactory; // The ring logs through its options once it takes a LoggerFactory (docs/architecture.md, Logging).
-        return new RingEndpointOptions { PeerTimeout = options.PeerTimeout };
+        return new RingEndpointOptions { PeerTimeout = options.PeerTimeout, LoggerFactory = loggerFactory };
     }
 
     /// <summary>Checks a ring name and the settings the way the ring does; throws <see cref="ArgumentException"/> naming the bad one.</summary>
     internal static void Validate(string ringName, HostedRingOptions options)
     {
-        _ = RingBuffer.GetPath(ringName);
+        _ = IpcName.GetRingPath(ringName);
         long capacity = options.Capacity;
         if (capacity < 4096 || capacity > 1L << 30 || (capacity & (capacity - 1)) != 0)
         {
@@ -93,21 +92,13 @@ internal static class RingApi
     internal static bool TryTake<TState>(RingReader reader, TState state, RingMessageHandler<TState> take) =>
         reader.Drain(state, take, maxMessages: 1) == 1;
 
-    internal static async ValueTask SendAsync<T>(RingWriter writer, T message, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        if (!await writer.WriteMessageAsync(message, timeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw new TimeoutException($"Ring '{writer.Name}' had no room for a message within {timeout}: its reader is not keeping up.");
-        }
-    }
+    /// <summary>Sends a message; <see cref="TimeoutException"/> when the ring had no room within <paramref name="timeout"/>.</summary>
+    internal static ValueTask SendAsync<T>(RingWriter writer, T message, TimeSpan timeout, CancellationToken cancellationToken) =>
+        writer.SendAsync(message, timeout, cancellationToken);
 
-    internal static async ValueTask SendRawAsync(RingWriter writer, ReadOnlyMemory<byte> body, int typeId, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        if (!await writer.WriteAsync(body, typeId, timeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw new TimeoutException($"Ring '{writer.Name}' had no room for {body.Length} bytes within {timeout}: its reader is not keeping up.");
-        }
-    }
+    /// <summary>Sends a body as it is; <see cref="TimeoutException"/> when the ring had no room within <paramref name="timeout"/>.</summary>
+    internal static ValueTask SendRawAsync(RingWriter writer, ReadOnlyMemory<byte> body, int typeId, TimeSpan timeout, CancellationToken cancellationToken) =>
+        writer.SendRawAsync(body, typeId, timeout, cancellationToken);
 
     /// <summary>Attaches once the ring exists, retrying with a growing pause (at most 1 s) until cancelled.</summary>
     private static async ValueTask<T> AttachAsync<T>(Func<T> attach, string ringName, Action onWaiting, CancellationToken cancellationToken)

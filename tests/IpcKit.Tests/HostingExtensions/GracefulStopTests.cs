@@ -81,7 +81,7 @@ public sealed class GracefulStopTests
         {
             for (int i = 0; i < committed; i++)
             {
-                Assert.True(writer.WriteMessage(new TextMessage { Message = $"m{i}" }, TestTimeouts.Unexpected));
+                Assert.True(writer.TrySend(new TextMessage { Message = $"m{i}" }, TestTimeouts.Unexpected));
             }
         }
 

@@ -56,7 +56,7 @@ public sealed class HostedHandlerTests
             {
                 for (int i = 0; i < 3; i++)
                 {
-                    Assert.True(writer.WriteMessage(new TextMessage { Message = $"m{i}" }, TestTimeouts.Unexpected));
+                    Assert.True(writer.TrySend(new TextMessage { Message = $"m{i}" }, TestTimeouts.Unexpected));
                 }
             }
 
@@ -108,11 +108,11 @@ public sealed class HostedHandlerTests
             services: Register(journal));
         using (RingWriter writer = RingWriter.Attach(ring))
         {
-            Assert.True(writer.WriteMessage(new TextMessage { Message = "fail" }, TestTimeouts.Unexpected));
-            Assert.True(writer.WriteMessage(new SumRequest { Numbers = [1] }, TestTimeouts.Unexpected)); // no handler here
-            Assert.True(writer.WriteMessage(new SumRequest { Numbers = [2] }, TestTimeouts.Unexpected));
-            Assert.True(writer.Write([0xc1], MessageTypeId.Of<TextMessage>(), TestTimeouts.Unexpected)); // 0xc1: never valid MessagePack
-            Assert.True(writer.WriteMessage(new TextMessage { Message = "after" }, TestTimeouts.Unexpected));
+            Assert.True(writer.TrySend(new TextMessage { Message = "fail" }, TestTimeouts.Unexpected));
+            Assert.True(writer.TrySend(new SumRequest { Numbers = [1] }, TestTimeouts.Unexpected)); // no handler here
+            Assert.True(writer.TrySend(new SumRequest { Numbers = [2] }, TestTimeouts.Unexpected));
+            Assert.True(writer.TrySendRaw([0xc1], MessageTypeId.Of<TextMessage>(), TestTimeouts.Unexpected)); // 0xc1: never valid MessagePack
+            Assert.True(writer.TrySend(new TextMessage { Message = "after" }, TestTimeouts.Unexpected));
         }
 
         await journal.WaitForAsync(j => j.Calls.Any(call => call.What == "after"));
@@ -125,7 +125,7 @@ public sealed class HostedHandlerTests
         await consumer.WaitForEventAsync(4024);
         using (RingWriter again = RingWriter.Attach(ring))
         {
-            Assert.True(again.WriteMessage(new TextMessage { Message = "next writer" }, TestTimeouts.Unexpected));
+            Assert.True(again.TrySend(new TextMessage { Message = "next writer" }, TestTimeouts.Unexpected));
         }
 
         await journal.WaitForAsync(j => j.Calls.Any(call => call.What == "next writer"));
