@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using IpcKit.Contracts;
@@ -28,14 +27,18 @@ public static class PipeScenarios
         var gates = new ConcurrentDictionary<string, TaskCompletionSource>();
         TaskCompletionSource Gate(string key) => gates.GetOrAdd(key, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-        server.HandleRawRequest(static (body, _, _) => new ValueTask<ReadOnlyMemory<byte>>(body));
-        server.HandleRequest<SumRequest, SumResponse>(request => new SumResponse
+        server.HandleRawRequest(static (request, _, _) => ValueTask.FromResult(request));
+        server.HandleRequest<SumRequest, SumResponse>((request, _, _) => ValueTask.FromResult(new SumResponse
         {
             Sum = request.Numbers.Sum(),
             Count = request.Numbers.Length,
             ProcessId = Environment.ProcessId,
+        }));
+        server.HandleRawMessage(static (message, connection, _) =>
+        {
+            ((RawStats)connection.State!).Add(message.Body.Span);
+            return ValueTask.CompletedTask;
         });
-        server.HandleRawMessage(static (connection, body) => ((RawStats)connection.State!).Add(body));
         server.ConnectionOpened += (_, e) => e.Connection.State = new RawStats();
         server.HandleRequest<TextMessage, TextMessage>(async (request, connection, cancellationToken) =>
         {
@@ -59,12 +62,12 @@ public static class PipeScenarios
                     int count = int.Parse(argument, CultureInfo.InvariantCulture);
                     for (int i = 0; i < count; i++)
                     {
-                        await connection.SendAsync(Text($"push {i}"), cancellationToken);
+                        await connection.SendAsync(Text($"push {i}"), cancellationToken: cancellationToken);
                     }
 
                     return Text("pushed");
                 case "broadcast":
-                    int reached = await server.BroadcastAsync(Text(argument), cancellationToken);
+                    int reached = await server.BroadcastAsync(Text(argument), cancellationToken: cancellationToken);
                     return Text(reached.ToString(CultureInfo.InvariantCulture));
                 case "stats":
                     return Text(((RawStats)connection.State!).ToString());
@@ -79,7 +82,8 @@ public static class PipeScenarios
     private static TextMessage Text(string message) => new() { Message = message, From = "server" };
 
     /// <summary>
-    /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS] [receive-thread=0|1]: runs the test service.
+    /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS] [receive-mode=Auto|DedicatedThread|ThreadPool]
+    /// [window=BYTES] [max-requests=N] [max-connections=N] [min-rate=BYTES/S]: runs the test service.
     /// Prints "READY PATH", "OPENED ID PID" and "CLOSED ID REASON MESSAGE" per connection; stops when stdin closes or
     /// reads "stop", then prints "STOPPED".
     /// </summary>
@@ -106,8 +110,8 @@ public static class PipeScenarios
     [Scenario("pipe-client-wait")]
     internal static async Task<int> ClientWaitAsync(string[] args)
     {
-        await using PipeClient client = await PipeClient.ConnectAsync(args[0], Deadline);
-        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, Timeout.InfiniteTimeSpan);
+        await using PipeClient client = await PipeClient.ConnectAsync(args[0], timeout: Deadline);
+        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, Timeout.InfiniteTimeSpan).AsTask();
         Scenarios.Ready(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         await pending;
         return 0;
@@ -122,7 +126,7 @@ public static class PipeScenarios
         var clients = new PipeClient[connections];
         for (int c = 0; c < connections; c++)
         {
-            clients[c] = await PipeClient.ConnectAsync(args[0], Deadline);
+            clients[c] = await PipeClient.ConnectAsync(args[0], timeout: Deadline);
         }
 
         Scenarios.Ready();
@@ -174,10 +178,20 @@ public static class PipeScenarios
         TimeSpan peerTimeout = TimeSpan.FromSeconds(2);
         TimeSpan heartbeat = TimeSpan.FromMilliseconds(500);
         TimeSpan handshake = TimeSpan.FromSeconds(5);
-        bool receiveThread = false;
+        PipeReceiveMode receiveMode = PipeReceiveMode.Auto;
+        int window = 1024 * 1024;
+        int maxRequests = 256;
+        int maxConnections = 1024;
+        int minRate = 64 * 1024;
         foreach (string setting in settings)
         {
             string[] pair = setting.Split('=', 2);
+            if (pair[0] == "receive-mode")
+            {
+                receiveMode = Enum.Parse<PipeReceiveMode>(pair[1], ignoreCase: true);
+                continue;
+            }
+
             int value = int.Parse(pair[1], CultureInfo.InvariantCulture);
             switch (pair[0])
             {
@@ -193,8 +207,17 @@ public static class PipeScenarios
                 case "handshake-timeout":
                     handshake = TimeSpan.FromMilliseconds(value);
                     break;
-                case "receive-thread":
-                    receiveThread = value != 0;
+                case "window":
+                    window = value;
+                    break;
+                case "max-requests":
+                    maxRequests = value;
+                    break;
+                case "max-connections":
+                    maxConnections = value;
+                    break;
+                case "min-rate":
+                    minRate = value;
                     break;
                 default:
                     throw new ArgumentException($"Unknown pipe-server setting '{setting}'.");
@@ -207,7 +230,12 @@ public static class PipeScenarios
             PeerTimeout = peerTimeout,
             HeartbeatInterval = heartbeat,
             HandshakeTimeout = handshake,
-            DedicatedReceiveThread = receiveThread,
+            ReceiveMode = receiveMode,
+            InlineCompletions = receiveMode != PipeReceiveMode.ThreadPool,
+            ReceiveBufferLimit = window,
+            MaxConcurrentRequestsPerConnection = maxRequests,
+            MaxConnections = maxConnections,
+            MinBodyDataRate = minRate,
         };
     }
 
@@ -225,16 +253,13 @@ public static class PipeScenarios
         private long _bytes;
         private Fnv1a64 _hash;
 
-        public void Add(ReadOnlySequence<byte> body)
+        public void Add(ReadOnlySpan<byte> body)
         {
             lock (_gate)
             {
                 _count++;
                 _bytes += body.Length;
-                foreach (ReadOnlyMemory<byte> segment in body)
-                {
-                    _hash.Append(segment.Span);
-                }
+                _hash.Append(body);
             }
         }
 

@@ -47,9 +47,9 @@ public sealed class PipeProtocolTests
     public void The_documented_hello_is_what_a_side_sends()
     {
         byte[] body = new byte[PipeProtocol.HelloSize];
-        PipeProtocol.WriteHello(body, PipeProtocol.Version, 16 * 1024 * 1024, 4242);
+        PipeProtocol.WriteHello(body, new PipeProtocol.Hello(PipeProtocol.Version, 16 * 1024 * 1024, 4242, 1024 * 1024, 256));
 
-        Assert.Equal(Convert.FromHexString("4950434B" + "0100" + "0000" + "00000001" + "92100000"), body);
+        Assert.Equal(Convert.FromHexString("4950434B" + "0200" + "0000" + "00000001" + "92100000" + "00001000" + "00010000"), body);
     }
 
     [Fact]

@@ -23,8 +23,8 @@ public sealed class PipeResourceTests
         {
             for (int i = 0; i < count; i++)
             {
-                await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
-                Assert.Equal(body, await client.RequestRawAsync(body));
+                await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
+                Assert.Equal(body, (await client.RequestRawAsync(body)).Body.ToArray());
             }
 
             // The server's side of each connection ends a moment after the client's: wait until it has for all of them.

@@ -84,7 +84,7 @@ public sealed class PipeScaleTests
         string name = UniqueName.Next("metrics");
         await using (TestServer server = TestServer.InProcess(name))
         {
-            await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+            await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
             for (int i = 0; i < 100; i++)
             {
                 await client.SendRawAsync(new byte[10]);
