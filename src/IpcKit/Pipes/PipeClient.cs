@@ -244,6 +244,11 @@ public sealed class PipeClient : PipePeer, IAsyncDisposable
                 {
                     throw new TimeoutException($"The server on pipe '{Name}' ({Path}) stayed at its connection limit (MaxConnections) for {deadline}: {exception.Message}", exception);
                 }
+                catch (TimeoutException exception) when (full && deadline.HasPassed)
+                {
+                    // The last attempt's handshake had only what was left of the deadline.
+                    throw new TimeoutException($"The server on pipe '{Name}' ({Path}) stayed at its connection limit (MaxConnections) for {deadline}.", exception);
+                }
             }
 
             if (deadline.HasPassed)

@@ -66,6 +66,13 @@ public sealed partial class PipeConnection
         }
 
         _dispatcher.Close(info.IsOrderly ? null : PipeErrors.Copy(exception));
+
+        // Closed before it opened: whoever waits for the handshake learns why (it never hangs on a closed connection).
+        if (!_opened && _handshake.TrySetException(exception))
+        {
+            _ = _handshake.Task.Exception;
+        }
+
         _ = FinishCloseAsync(info, drain);
     }
 
@@ -186,7 +193,9 @@ public sealed partial class PipeConnection
             return;
         }
 
-        if (!_readerStarted || _readerDone.Task.IsCompleted)
+        // Before the reader has started (our hello failed to go), the reader still reads what the peer sent first:
+        // a server that refused us (at its connection limit, say) wrote why before it closed.
+        if (_readerStarted && _readerDone.Task.IsCompleted)
         {
             CloseForTransportError(gone);
             return;

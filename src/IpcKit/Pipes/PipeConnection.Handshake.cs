@@ -172,6 +172,13 @@ public sealed partial class PipeConnection
 
     private void FailHandshake(Exception exception)
     {
+        // First, so the caller of connect gets this exception rather than the close's wrapping of it.
+        if (_handshake.TrySetException(exception))
+        {
+            // A server's handshake has nobody awaiting it; its outcome is in CloseInfo and ConnectionClosed.
+            _ = _handshake.Task.Exception;
+        }
+
         switch (exception)
         {
             case IpcProtocolException:
@@ -193,12 +200,6 @@ public sealed partial class PipeConnection
             default:
                 Close(IpcCloseReason.Disconnected, new IpcPeerGoneException($"The connection broke during the handshake: {exception.Message}", IpcCloseReason.Disconnected, exception), goodbye: null, drain: false);
                 break;
-        }
-
-        if (_handshake.TrySetException(exception))
-        {
-            // A server's handshake has nobody awaiting it; its outcome is in CloseInfo and ConnectionClosed.
-            _ = _handshake.Task.Exception;
         }
     }
 }

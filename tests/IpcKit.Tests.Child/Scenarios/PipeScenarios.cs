@@ -19,7 +19,9 @@ public static class PipeScenarios
     /// "echo:T" answers T; "wait:K" answers when "release:K" arrives (on any connection); "throw:M" throws
     /// InvalidOperationException(M); "push:N" pushes N TextMessages "push i" to the caller first; "broadcast:T" sends T
     /// to every client; "stats" answers "count=C bytes=B fnv1a64=H" for the raw messages this connection sent;
-    /// "pid" answers the process id. Toy has no request handler (for the no-handler test).
+    /// "dropped" answers how many one-way messages of this connection nobody took; "call-client:N" asks the client
+    /// (duplex) for the sum of N and N and answers it; "pid" answers the process id. Toy has no request handler (for
+    /// the no-handler test) and no message handler (for the unhandled-message tests).
     /// </summary>
     public static void ConfigureTestService(PipeServer server)
     {
@@ -73,6 +75,12 @@ public static class PipeScenarios
                     return Text(((RawStats)connection.State!).ToString());
                 case "pid":
                     return Text(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+                case "dropped":
+                    return Text(connection.Statistics.MessagesDropped.ToString(CultureInfo.InvariantCulture));
+                case "call-client":
+                    long n = long.Parse(argument, CultureInfo.InvariantCulture);
+                    SumResponse sum = await connection.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [n, n] }, cancellationToken: cancellationToken);
+                    return Text(sum.Sum.ToString(CultureInfo.InvariantCulture));
                 default:
                     throw new ArgumentException($"Unknown test command '{command}'.");
             }
@@ -83,7 +91,7 @@ public static class PipeScenarios
 
     /// <summary>
     /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS] [receive-mode=Auto|DedicatedThread|ThreadPool]
-    /// [window=BYTES] [max-requests=N] [max-connections=N] [min-rate=BYTES/S]: runs the test service.
+    /// [window=BYTES] [max-requests=N] [max-connections=N] [min-rate=BYTES/S] [unhandled=Drop|Queue]: runs the test service.
     /// Prints "READY PATH", "OPENED ID PID" and "CLOSED ID REASON MESSAGE" per connection; stops when stdin closes or
     /// reads "stop", then prints "STOPPED".
     /// </summary>
@@ -154,7 +162,11 @@ public static class PipeScenarios
         return 0;
     }
 
-    /// <summary>pipe-connect-path PATH: connects a bare socket to PATH; prints CONNECTED, or DENIED when permission is refused (exit 0 both).</summary>
+    /// <summary>
+    /// pipe-connect-path PATH [hello]: connects a bare socket to PATH; prints CONNECTED, or DENIED when permission is
+    /// refused (exit 0 both). With "hello" it then sends a hello, reads until the other side closes and prints
+    /// "RECEIVED N" with the number of bytes it got.
+    /// </summary>
     [Scenario("pipe-connect-path")]
     internal static async Task<int> ConnectPathAsync(string[] args)
     {
@@ -167,6 +179,37 @@ public static class PipeScenarios
         catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
         {
             Line("DENIED");
+            return 0;
+        }
+
+        if (args.Length > 1 && args[1] == "hello")
+        {
+            byte[] frame = new byte[16 + 24];
+            frame[0] = 24;
+            "IPCK"u8.CopyTo(frame.AsSpan(16));
+            frame[20] = 2;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(24), 1 << 20);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(28), Environment.ProcessId);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(32), 1 << 20);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(36), 256);
+            long received = 0;
+            byte[] buffer = new byte[4096];
+            try
+            {
+                // A server that refuses at once may have closed before the hello goes: broken pipe, also the end.
+                await socket.SendAsync(frame);
+                int read;
+                while ((read = await socket.ReceiveAsync(buffer).WaitAsync(Deadline)) > 0)
+                {
+                    received += read;
+                }
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Reset: the end, as much as a close.
+            }
+
+            Line($"RECEIVED {received}");
         }
 
         return 0;
@@ -183,12 +226,19 @@ public static class PipeScenarios
         int maxRequests = 256;
         int maxConnections = 1024;
         int minRate = 64 * 1024;
+        PipeUnhandledMessages unhandled = PipeUnhandledMessages.Drop;
         foreach (string setting in settings)
         {
             string[] pair = setting.Split('=', 2);
             if (pair[0] == "receive-mode")
             {
                 receiveMode = Enum.Parse<PipeReceiveMode>(pair[1], ignoreCase: true);
+                continue;
+            }
+
+            if (pair[0] == "unhandled")
+            {
+                unhandled = Enum.Parse<PipeUnhandledMessages>(pair[1], ignoreCase: true);
                 continue;
             }
 
@@ -236,6 +286,7 @@ public static class PipeScenarios
             MaxConcurrentRequestsPerConnection = maxRequests,
             MaxConnections = maxConnections,
             MinBodyDataRate = minRate,
+            UnhandledMessages = unhandled,
         };
     }
 

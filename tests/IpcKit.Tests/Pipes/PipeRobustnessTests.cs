@@ -21,6 +21,10 @@ public sealed class PipeRobustnessTests
             // name, handshake first, bytes, what the server's logged reason must contain
             { "text instead of frames", false, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), "Unknown frame kind 47" },
             { "a huge length", false, [0xFF, 0xFF, 0xFF, 0x7F, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2147483647-byte body" },
+
+            // Lengths that a signed comparison would take for negative, hence below the limit.
+            { "a length of 2^31", true, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: 0x8000_0000), "2147483648-byte body" },
+            { "a length of 2^32 - 1", true, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: uint.MaxValue), "4294967295-byte body" },
             { "a first frame that is not a hello", false, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [1, 2, 3]), "first frame must be a hello" },
             { "a hello without the magic", false, RawPipeClient.Frame(RawPipeClient.Hello, 0, 0, notMagic), "magic" },
             { "random bytes after the handshake", true, randomBytes, "" },

@@ -217,6 +217,37 @@ public sealed class PipeSecurityTests
 
     [SkippableFact]
     [SupportedOSPlatform("linux")]
+    public async Task A_process_of_another_user_that_does_reach_a_socket_is_refused_by_its_kernel_user_id_without_a_byte()
+    {
+        // The second wall: were the folder and socket modes wrong (here on purpose), the peer's user id as the kernel
+        // reports it (SO_PEERCRED) still keeps the other user out. The hello it sends gets no answer at all.
+        OtherUser.Require();
+        using var folder = new TempDirectory();
+        File.SetUnixFileMode(folder.Path, (UnixFileMode)0b111_101_101);
+        string path = folder.File("open.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
+        listener.Listen(1);
+        await using var server = new PipeServer(UniqueName.Next("uid"));
+
+        using ChildProcess nobody = OtherUser.Start("pipe-connect-path", path, "hello");
+        Socket accepted = await listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected);
+        using PipeTransport transport = PipeEndpoint.CreateTransport(accepted);
+        Assert.Equal((uint)OtherUser.Uid, transport.PeerUserId);
+        Assert.Equal(nobody.Id, transport.PeerProcessId);
+        await using var connection = new PipeConnection(transport, new PipeServerOptions(), server, isServerSide: true);
+        connection.Start(PipeDeadline.From(TestTimeouts.Unexpected, TestTimeouts.Unexpected), CancellationToken.None);
+        PipeCloseInfo info = await connection.Completion.WaitAsync(TestTimeouts.Unexpected);
+
+        Assert.Equal(IpcCloseReason.Rejected, info.Reason);
+        Assert.Contains($"user {OtherUser.Uid}", info.Exception.Message, StringComparison.Ordinal);
+        Assert.Equal("RECEIVED 0", await nobody.WaitForLineAsync("RECEIVED"));
+        await nobody.AssertExitCodeAsync(0);
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
     public async Task A_peer_the_kernel_reports_as_another_user_is_rejected_before_a_byte_is_read()
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "SO_PEERCRED is read on Linux.");
