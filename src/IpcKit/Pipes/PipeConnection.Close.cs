@@ -117,8 +117,9 @@ public sealed partial class PipeConnection
         if (drain)
         {
             // A peer that stopped reading must not hold us here: after the deadline the transport is torn down below,
-            // which fails the blocked write.
-            await Task.WhenAny(Output.Drained, Task.Delay(CloseDrainMilliseconds)).ConfigureAwait(false);
+            // which fails the blocked write. Messages the peer sent before its close frame are handled meanwhile (their
+            // handlers see ClosedToken cancelled: nothing can be sent back), and ConnectionClosed comes after them.
+            await Task.WhenAny(Task.WhenAll(Output.Drained, _dispatcher.HandlersDone), Task.Delay(CloseDrainMilliseconds)).ConfigureAwait(false);
         }
 
         // The loop may be inside application code that never returns (a handler blocked for good): it is detached, not awaited.

@@ -33,6 +33,7 @@ internal sealed class PipeDispatcher
     private long _outstanding;
     private long _consumed;
     private int _dropsLogged;
+    private TaskCompletionSource? _idleWaiter;
 
     internal PipeDispatcher(PipeConnection connection, PipePeer? peer, PipeInbox inbox, bool ownsInbox, PipeCounters counters, PipeChannelOptions options)
     {
@@ -206,19 +207,79 @@ internal sealed class PipeDispatcher
         Consumed(PipeProtocol.MessageCost(length));
     }
 
-    /// <summary>The connection ended: nothing is delivered any more; a connection's own inbox ends (with the error, if not orderly).</summary>
+    /// <summary>
+    /// The connection ended; a connection's own inbox ends (with the error, if not orderly). After an orderly close
+    /// (<paramref name="error"/> null) the messages already received are still handled, in order: the peer sent them
+    /// before its close frame, so they must not be lost (see <see cref="HandlersDone"/>). After a failure they are dropped.
+    /// </summary>
     internal void Close(Exception? error)
     {
-        lock (_pumpGate)
+        if (error is not null)
         {
-            _queue.Clear();
-            _queued = 0;
+            lock (_pumpGate)
+            {
+                _queue.Clear();
+                _queued = 0;
+            }
+
+            SignalIfIdle();
         }
 
         if (_ownsInbox)
         {
             _inbox.Complete(error);
         }
+    }
+
+    /// <summary>Completes when no message handler runs and none waits in the queue (the close waits for it, within its drain time).</summary>
+    internal Task HandlersDone
+    {
+        get
+        {
+            lock (_pumpGate)
+            {
+                if (IsIdleLocked())
+                {
+                    return Task.CompletedTask;
+                }
+
+                // The waiter is published before the state is read again, and the pump writes its state before it
+                // reads the waiter (full fences on both sides): either the pump sees the waiter or this sees the pump idle.
+                TaskCompletionSource waiter = _idleWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Interlocked.MemoryBarrier();
+                if (IsIdleLocked())
+                {
+                    _idleWaiter = null;
+                    waiter.TrySetResult();
+                }
+
+                return waiter.Task;
+            }
+        }
+    }
+
+    private bool IsIdleLocked() => Volatile.Read(ref _queued) == 0 && Volatile.Read(ref _pumpState) == Idle;
+
+    /// <summary>Completes the <see cref="HandlersDone"/> waiter if the pump has nothing left; called after the pump went idle (and a fence).</summary>
+    private void SignalIfIdle()
+    {
+        // Nobody waits (every message but during a close): no lock on the hot path.
+        if (Volatile.Read(ref _idleWaiter) is null)
+        {
+            return;
+        }
+
+        TaskCompletionSource? waiter = null;
+        lock (_pumpGate)
+        {
+            if (_idleWaiter is not null && IsIdleLocked())
+            {
+                waiter = _idleWaiter;
+                _idleWaiter = null;
+            }
+        }
+
+        waiter?.TrySetResult();
     }
 
     /// <summary>
@@ -300,7 +361,10 @@ internal sealed class PipeDispatcher
         if (Volatile.Read(ref _queued) > 0 && Interlocked.CompareExchange(ref _pumpState, Busy, Idle) == Idle)
         {
             _ = Task.Run(PumpAsync);
+            return;
         }
+
+        SignalIfIdle();
     }
 
     private async Task FinishThenPumpAsync(ValueTask handled, ReceiveBuffer? buffer, int cost)
@@ -347,6 +411,7 @@ internal sealed class PipeDispatcher
                     continue;
                 }
 
+                SignalIfIdle();
                 return;
             }
 
@@ -370,6 +435,9 @@ internal sealed class PipeDispatcher
                     _queued = 0;
                 }
 
+                Volatile.Write(ref _pumpState, Idle);
+                Interlocked.MemoryBarrier();
+                SignalIfIdle();
                 return;
             }
             catch (Exception exception)
