@@ -106,6 +106,10 @@ public sealed class PipeWaitTests
                 client.SendRawAsync(new byte[] { 1 }, timeout: Timeout.InfiniteTimeSpan, cancellationToken: cancel.Token).AsTask());
             Assert.False(client.Completion.IsCompleted, "the client gave up reconnecting");
         }
+
+        // The killed server left its socket and lock file behind: a server that takes the name over removes them.
+        await using var successor = new PipeServer(name);
+        successor.Start();
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
