@@ -33,7 +33,7 @@ public sealed class PipeConnectRoute : BridgeRoute
     {
         try
         {
-            _ = PipeServer.GetPath(pipe!);
+            _ = IpcName.GetPipePath(pipe!);
         }
         catch (ArgumentException exception)
         {

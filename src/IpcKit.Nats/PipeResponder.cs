@@ -116,7 +116,7 @@ internal sealed class PipeResponder(PipeServeRoute route, BridgeContext context)
             try
             {
                 PipeClient client = await GetClientAsync(cancellationToken).ConfigureAwait(false);
-                IpcMessage answer = await client.Connection.ForwardRequestAsync(typeId, request.Data ?? [], timeout, cancellationToken).ConfigureAwait(false);
+                IpcMessage answer = await client.Connection.RequestRawAsync(request.Data ?? [], typeId, timeout, cancellationToken).ConfigureAwait(false);
                 Context.Statistics.Request(failed: false);
                 return (answer.Body.ToArray(), BridgeHeaders.ForType(answer.TypeId));
             }
@@ -157,7 +157,7 @@ internal sealed class PipeResponder(PipeServeRoute route, BridgeContext context)
             }
 
             PipeClient client = await GetClientAsync(cancellationToken).ConfigureAwait(false);
-            await client.Connection.ForwardMessageAsync(typeId, message.Data ?? [], cancellationToken).ConfigureAwait(false);
+            await client.Connection.SendRawAsync(message.Data ?? [], typeId, cancellationToken: cancellationToken).ConfigureAwait(false);
             Context.Statistics.Forwarded();
         }
         catch (Exception exception) when (exception is IpcException or ArgumentException or ObjectDisposedException or TimeoutException)
@@ -225,9 +225,9 @@ internal sealed class PipeResponder(PipeServeRoute route, BridgeContext context)
 
     private async Task<PipeClient> ConnectAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        // One connection carries every request of the route: a receive thread of its own and answers completed on it
-        // (the continuation only queues the NATS reply, it never blocks) save two thread wake-ups per request.
-        var options = new PipeClientOptions { RequestTimeout = route.RequestTimeout, DedicatedReceiveThread = true, InlineCompletions = true };
+        // One connection carries every request of the route. A client's defaults (a receive thread of its own, answers
+        // completed on it) suit it: the continuation only queues the NATS reply, it never blocks.
+        var options = new PipeClientOptions { DefaultTimeout = route.RequestTimeout };
         PipeClient client = await PipeClient.ConnectAsync(route.Pipe, options, timeout, cancellationToken).ConfigureAwait(false);
 
         // What the server pushes to its clients has no destination across NATS; it is read and dropped, so it can
@@ -244,7 +244,7 @@ internal sealed class PipeResponder(PipeServeRoute route, BridgeContext context)
     {
         try
         {
-            await foreach (PipeMessage _ in client.ReceiveAllAsync().ConfigureAwait(false))
+            await foreach (IpcMessage _ in client.ReceiveAllAsync().ConfigureAwait(false))
             {
             }
         }

@@ -4,28 +4,15 @@ namespace IpcKit;
 public sealed class IpcPeerGoneException : IpcException
 {
     /// <summary>Creates the exception with the reason the peer is considered gone.</summary>
-    public IpcPeerGoneException(string message, PeerGoneReason reason, Exception? innerException = null)
+    /// <param name="message">What happened, for a person.</param>
+    /// <param name="reason">One of the peer reasons: <see cref="IpcCloseReason.PeerClosed"/>, <see cref="IpcCloseReason.PeerDied"/>, <see cref="IpcCloseReason.PeerUnresponsive"/> or <see cref="IpcCloseReason.Disconnected"/>.</param>
+    /// <param name="innerException">The OS error behind it, if any.</param>
+    public IpcPeerGoneException(string message, IpcCloseReason reason, Exception? innerException = null)
         : base(message, innerException)
     {
         Reason = reason;
     }
 
     /// <summary>Why the peer is considered gone.</summary>
-    public PeerGoneReason Reason { get; }
-}
-
-/// <summary>Why a peer is considered gone.</summary>
-public enum PeerGoneReason
-{
-    /// <summary>The peer closed its end in an orderly way.</summary>
-    Closed,
-
-    /// <summary>The peer's process died (for example killed with SIGKILL) without closing.</summary>
-    Died,
-
-    /// <summary>The peer is still there but stopped answering heartbeats within the configured time.</summary>
-    Unresponsive,
-
-    /// <summary>The connection broke (the OS reported an error on the channel).</summary>
-    Disconnected,
+    public IpcCloseReason Reason { get; }
 }

@@ -29,8 +29,12 @@ public class PipeChannelMicroBenchmarks : IAsyncDisposable
     {
         string name = $"micro-{Guid.NewGuid():N}"[..20];
         _server = new PipeServer(name);
-        _server.HandleRawMessage((_, _) => _received++);
-        _server.HandleRawRequest(static (body, _, _) => new ValueTask<ReadOnlyMemory<byte>>(body));
+        _server.HandleRawMessage((_, _, _) =>
+        {
+            _received++;
+            return ValueTask.CompletedTask;
+        });
+        _server.HandleRawRequest(static (request, _, _) => ValueTask.FromResult(request));
         _server.Start();
         _client = await PipeClient.ConnectAsync(name, new PipeClientOptions { InlineCompletions = InlineCompletions }, TimeSpan.FromSeconds(10));
         _connection = _client.Connection;
@@ -74,7 +78,7 @@ public class PipeChannelMicroBenchmarks : IAsyncDisposable
 
     /// <summary>One raw 32-byte request and its echo.</summary>
     [Benchmark]
-    public Task<byte[]> RequestRaw() => _connection!.RequestRawAsync(_payload);
+    public ValueTask<IpcMessage> RequestRaw() => _connection!.RequestRawAsync(_payload);
 
     /// <summary>64 raw requests in flight at once (per request).</summary>
     [Benchmark(OperationsPerInvoke = InFlight)]
@@ -83,7 +87,7 @@ public class PipeChannelMicroBenchmarks : IAsyncDisposable
         var requests = new Task[InFlight];
         for (int i = 0; i < InFlight; i++)
         {
-            requests[i] = _connection!.RequestRawAsync(_payload);
+            requests[i] = _connection!.RequestRawAsync(_payload).AsTask();
         }
 
         return Task.WhenAll(requests);

@@ -7,8 +7,8 @@ namespace IpcKit.Benchmarks.Micro;
 /// <summary>
 /// The pipe channel's framing code (internal, reached through InternalsVisibleTo): the 16-byte header written and
 /// parsed, whole frames split out of a received buffer (in one segment, and straddling 4 KiB segments as they do when
-/// a read ends mid-frame), and one 32-byte frame through a connection's real send path (lock, output pipe, writer) into
-/// a stream that discards it: what a send costs before the system call.
+/// a read ends mid-frame), and one 32-byte frame through a connection's real output writer (lock, segment copy, writer)
+/// into a sink that discards it: what a send costs before the system call.
 /// Run with: IpcKit.Benchmarks micro --filter *PipeFraming*
 /// </summary>
 [MemoryDiagnoser]
@@ -21,7 +21,7 @@ public class PipeFramingMicroBenchmarks : IDisposable
     private readonly byte[] _header = new byte[FrameHeader.Size];
     private ReadOnlySequence<byte> _contiguous;
     private ReadOnlySequence<byte> _segmented;
-    private PipeConnection? _connection;
+    private PipeOutput? _output;
 
     [GlobalSetup]
     public void Setup()
@@ -36,17 +36,14 @@ public class PipeFramingMicroBenchmarks : IDisposable
         _segmented = Segment.Split(frames, SegmentSize);
         new FrameHeader(FrameKind.Request, BodySize, 7, 0).Write(_header);
 
-        // A connection over a stream that swallows every byte: never opened (no handshake, no timer, no receive loop),
-        // which WriteFrameAsync does not need.
-#pragma warning disable CA2000 // The connection owns its transport and disposes it.
-        _connection = new PipeConnection(new PipeTransport(Stream.Null, socket: null, peerProcessId: null, peerUserId: null), new PipeClientOptions(), server: null);
-#pragma warning restore CA2000
+        // The output writer alone, over a sink that swallows every byte: the send path without a socket.
+        _output = new PipeOutput(new DiscardingSink(), 1024 * 1024, new PipeCounters());
     }
 
     [GlobalCleanup]
     public void Dispose()
     {
-        _connection?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _output?.Abort(new ObjectDisposedException(nameof(PipeFramingMicroBenchmarks)));
         GC.SuppressFinalize(this);
     }
 
@@ -83,19 +80,14 @@ public class PipeFramingMicroBenchmarks : IDisposable
     [Benchmark(OperationsPerInvoke = Batch)]
     public int ReadFramesAcrossSegments() => ReadAll(_segmented);
 
-    /// <summary>One 32-byte request frame through the connection's send path: copy under the lock, flush, write.</summary>
+    /// <summary>One 32-byte request frame through the output writer: copy under the lock, write on this thread.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public bool SendFrame()
     {
         bool done = true;
         for (int i = 0; i < Batch; i++)
         {
-            ValueTask write = _connection!.WriteFrameAsync(FrameKind.Request, (uint)i + 1, 0, _body);
-            done &= write.IsCompletedSuccessfully;
-            if (!write.IsCompletedSuccessfully)
-            {
-                write.AsTask().GetAwaiter().GetResult();
-            }
+            done &= _output!.TryWrite(FrameKind.Request, (uint)i + 1, 0, _body, PipeRoom.Buffer, urgent: true);
         }
 
         return done;
@@ -135,5 +127,11 @@ public class PipeFramingMicroBenchmarks : IDisposable
 
             return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
         }
+    }
+
+    /// <summary>Takes every write at once and keeps nothing.</summary>
+    private sealed class DiscardingSink : IOutputSink
+    {
+        public ValueTask WriteAsync(List<ArraySegment<byte>> segments) => default;
     }
 }

@@ -88,7 +88,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine("1. Toys over the shared-memory ring (typed MessagePack messages)");
-        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(1), From = me, To = "producer" }, cancellationToken);
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(1), From = me, To = "producer" }, cancellationToken: cancellationToken);
         for (int i = 0; i < DemoChannels.Toys; i++)
         {
             Toy toy = await ring.ReceiveAsync<Toy>(s_deadline, cancellationToken);
@@ -98,7 +98,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine($"2. Taking turns on a shared counter file, guarded by the crash-safe named lock '{names.Light}'");
-        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(2), From = me, To = "producer" }, cancellationToken);
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(2), From = me, To = "producer" }, cancellationToken: cancellationToken);
         for (int turn = 1; turn <= DemoChannels.Turns; turn++)
         {
             await Producer.TakeTurnAsync(light, names.Counter, me, turn, indent: "   ", cancellationToken);
@@ -112,7 +112,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine("3. Requests over the pipe (the producer asks, the consumer answers)");
-        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(3), From = me, To = "producer" }, cancellationToken);
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(3), From = me, To = "producer" }, cancellationToken: cancellationToken);
         await pipeSide.RequestsDone.Task.WaitAsync(s_deadline, cancellationToken);
         string pipeHash = await pipeSide.PipeHash.Task.WaitAsync(s_deadline, cancellationToken);
         bool pipeHashMatches = pipeHash == pipeSide.Burst.Hash.ToString() && pipeSide.Burst.Count == DemoChannels.PipeBurst;
@@ -121,7 +121,7 @@ internal static class Consumer
 
         Console.Out.WriteLine();
         Console.Out.WriteLine($"4. A burst of {burst:N0} messages of {DemoChannels.BurstPayload} bytes over the ring");
-        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(4), From = me, To = "producer" }, cancellationToken);
+        await server.BroadcastAsync(new TextMessage { Message = DemoChannels.Part(4), From = me, To = "producer" }, cancellationToken: cancellationToken);
         var received = new BurstReceiver();
         var progress = new Progress(burst);
         var watch = Stopwatch.StartNew();
@@ -203,7 +203,7 @@ internal static class Consumer
 
         public void Register(PipeServer server)
         {
-            server.HandleRequest<SumRequest, SumResponse>(request =>
+            server.HandleRequest<SumRequest, SumResponse>((request, _, _) =>
             {
                 var answer = new SumResponse { Sum = request.Numbers.Sum(), Count = request.Numbers.Length, ProcessId = Environment.ProcessId };
                 Console.Out.WriteLine($"   {me} adds {answer.Count} numbers for the producer: {answer.Sum:N0}");
@@ -212,9 +212,9 @@ internal static class Consumer
                     RequestsDone.TrySetResult();
                 }
 
-                return answer;
+                return ValueTask.FromResult(answer);
             });
-            server.HandleMessage<TextMessage>((message, _) =>
+            server.HandleMessage<TextMessage>((message, _, _) =>
             {
                 Interlocked.Increment(ref _messages);
                 if (message.Message == DemoChannels.TurnsDone)
@@ -234,20 +234,17 @@ internal static class Consumer
 
                 return ValueTask.CompletedTask;
             });
-            server.HandleRawMessage((_, body) =>
+            server.HandleRawMessage((message, _, _) =>
             {
                 if (!_burstWatch.IsRunning && Burst.Count == 0)
                 {
                     _burstWatch.Start();
                 }
 
-                foreach (ReadOnlyMemory<byte> segment in body)
-                {
-                    Burst.Append(segment.Span);
-                }
-
+                Burst.Append(message.Body.Span);
                 Burst.Count++;
-                Burst.Bytes += body.Length;
+                Burst.Bytes += message.Body.Length;
+                return ValueTask.CompletedTask;
             });
         }
     }

@@ -165,7 +165,7 @@ internal sealed class DemoNames : IDisposable
         if (!OperatingSystem.IsWindows())
         {
             // A killed run's pipe server left its socket and lock file; the folder is ours alone, so they are ours.
-            string socket = PipeServer.GetPath(id);
+            string socket = IpcName.GetPipePath(id);
             Try(() => File.Delete(socket));
             Try(() => File.Delete(Path.ChangeExtension(socket, ".lock")));
         }

@@ -39,7 +39,9 @@ internal static class Producer
 
         using RingWriter ring = RingWriter.Attach(pairing.GetChannel(DemoChannels.Ring));
         using var light = new NamedLock(pairing.GetChannel(DemoChannels.Light));
-        await using PipeClient pipe = await PipeClient.ConnectAsync(pairing.GetChannel(DemoChannels.Pipe), s_deadline, stop);
+        // The consumer's cues come while this side is busy elsewhere: they wait for the reader instead of being dropped.
+        var options = new PipeClientOptions { UnhandledMessages = PipeUnhandledMessages.Queue };
+        await using PipeClient pipe = await PipeClient.ConnectAsync(pairing.GetChannel(DemoChannels.Pipe), options, s_deadline, stop);
         pairing.SignalReady();
         await using IAsyncEnumerator<TextMessage> fromConsumer = pipe.ReceiveAllAsync<TextMessage>(stop).GetAsyncEnumerator(stop);
 
@@ -60,7 +62,7 @@ internal static class Producer
             await TakeTurnAsync(light, counter, me, turn, indent: "", stop);
         }
 
-        await pipe.SendAsync(new TextMessage { Message = DemoChannels.TurnsDone, From = me, To = "consumer" }, stop);
+        await pipe.SendAsync(new TextMessage { Message = DemoChannels.TurnsDone, From = me, To = "consumer" }, cancellationToken: stop);
 
         // 3. Requests over the pipe: the consumer adds numbers for us.
         await WaitForPartAsync(fromConsumer, 3);
@@ -78,10 +80,10 @@ internal static class Producer
         {
             Fill(message, n);
             pipeHash.Append(message);
-            await pipe.SendRawAsync(message, stop);
+            await pipe.SendRawAsync(message, cancellationToken: stop);
         }
 
-        await pipe.SendAsync(new TextMessage { Message = DemoChannels.PipeHashPrefix + pipeHash, From = me, To = "consumer" }, stop);
+        await pipe.SendAsync(new TextMessage { Message = DemoChannels.PipeHashPrefix + pipeHash, From = me, To = "consumer" }, cancellationToken: stop);
 
         // 4. The burst: raw 32-byte messages filled in place (claim, fill, commit), with a hash of every byte sent.
         await WaitForPartAsync(fromConsumer, 4);
@@ -101,7 +103,7 @@ internal static class Producer
         }
 
         watch.Stop();
-        await pipe.SendAsync(new TextMessage { Message = DemoChannels.BurstHashPrefix + hash, From = me, To = "consumer" }, stop);
+        await pipe.SendAsync(new TextMessage { Message = DemoChannels.BurstHashPrefix + hash, From = me, To = "consumer" }, cancellationToken: stop);
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {burst:N0} messages in {watch.Elapsed.TotalMilliseconds:F0} ms"));
         return 0;
     }

@@ -29,7 +29,7 @@ internal static class Seeds
         yield return ("traffic-default-limit", [4, 0, .. traffic]);
         yield return ("traffic-split-small", [4, 0x35, .. traffic]);
         yield return ("traffic-split-mixed", [3, 0xA7, .. traffic]);
-        yield return ("hello-handshake-limit", [3, 0, .. Frame(FrameKind.Hello, 0, 0, Hello(1, 1 << 24))]);
+        yield return ("hello-handshake-limit", [3, 0, .. Frame(FrameKind.Hello, 0, 0, Hello(PipeProtocol.Version, 1 << 24))]);
         yield return ("error-frame", [3, 5, .. Frame(FrameKind.Error, 0, 0, Error("IpcKit.IpcProtocolException", "bad"))]);
         yield return ("oversize-announced", [1, 0, .. Frame(FrameKind.Message, 0, 0, new byte[32])]);
         yield return ("truncated-body", [4, 0, .. Frame(FrameKind.Request, 7, 0, "hello"u8.ToArray())[..18]]);
@@ -40,16 +40,16 @@ internal static class Seeds
         // Server role (bit 0 clear): the peer is a client. Chunk sizes come from the other bits.
         yield return ("server-full-session", [0, .. ClientTraffic(), .. Frame(FrameKind.Close, 0, 0, "bye"u8.ToArray())]);
         yield return ("server-chunked-session", [2, .. ClientTraffic()]);
-        yield return ("server-version-2", [0, .. Frame(FrameKind.Hello, 0, 0, Hello(2, 1 << 20))]);
+        yield return ("server-version-1", [0, .. Frame(FrameKind.Hello, 0, 0, Hello(1, 1 << 20))]);
         yield return ("server-not-a-hello", [0, .. Frame(FrameKind.Ping, 0, 0, new byte[8])]);
-        yield return ("server-hello-then-garbage", [4, .. Frame(FrameKind.Hello, 0, 0, Hello(1, 1024)), 0xFF, 0xFF, 0xFF, 0xFF, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0]);
+        yield return ("server-hello-then-garbage", [4, .. Frame(FrameKind.Hello, 0, 0, Hello(PipeProtocol.Version, 1024)), 0xFF, 0xFF, 0xFF, 0xFF, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0]);
 
         // Client role (bit 0 set): the peer is a server; this side's requests get correlation ids 1, 2 and 3.
         yield return ("client-answers", [1, .. ServerTraffic()]);
         yield return ("client-answers-chunked", [3, .. ServerTraffic()]);
         yield return ("client-refused", [1, .. Frame(FrameKind.Error, 0, 0, Error("IpcKit.IpcProtocolException", "version mismatch"))]);
         yield return ("client-server-stopping", [1, .. Frame(FrameKind.Close, 0, 0, [])]);
-        yield return ("client-wrong-answer-type", [1, .. Frame(FrameKind.Hello, 0, 0, Hello(1, 1 << 20)), .. Frame(FrameKind.Response, 1, MessageTypeId.Of<Toy>(), Serialize(SampleToy()))]);
+        yield return ("client-wrong-answer-type", [1, .. Frame(FrameKind.Hello, 0, 0, Hello(PipeProtocol.Version, 1 << 20)), .. Frame(FrameKind.Response, 1, MessageTypeId.Of<Toy>(), Serialize(SampleToy()))]);
     }
 
     private static IEnumerable<(string, byte[])> Ring()
@@ -100,7 +100,7 @@ internal static class Seeds
     /// <summary>What a client sends: hello, raw and typed requests, messages of each kind, a ping.</summary>
     private static byte[] ClientTraffic() =>
     [
-        .. Frame(FrameKind.Hello, 0, 0, Hello(1, 1 << 24)),
+        .. Frame(FrameKind.Hello, 0, 0, Hello(PipeProtocol.Version, 1 << 24)),
         .. Frame(FrameKind.Request, 1, 0, "hi"u8.ToArray()),
         .. Frame(FrameKind.Request, 2, MessageTypeId.Of<SumRequest>(), Serialize(new SumRequest { Numbers = [1, 2] })),
         .. Frame(FrameKind.Request, 3, MessageTypeId.Of<TextMessage>(), Serialize(new TextMessage { Message = "echo:x" })),
@@ -110,12 +110,13 @@ internal static class Seeds
         .. Frame(FrameKind.Message, 0, 0, "raw"u8.ToArray()),
         .. Frame(FrameKind.Ping, 0, 0, new byte[8]),
         .. Frame(FrameKind.Pong, 0, 0, new byte[8]),
+        .. Frame(FrameKind.Credit, 0, 0, [16, 0, 0, 0]),
     ];
 
     /// <summary>What a server sends a client that made requests 1 to 3: its hello, the answers, a push.</summary>
     private static byte[] ServerTraffic() =>
     [
-        .. Frame(FrameKind.Hello, 0, 0, Hello(1, 1 << 24)),
+        .. Frame(FrameKind.Hello, 0, 0, Hello(PipeProtocol.Version, 1 << 24)),
         .. Frame(FrameKind.Response, 1, MessageTypeId.Of<SumResponse>(), Serialize(new SumResponse { Sum = 3, Count = 2 })),
         .. Frame(FrameKind.Response, 2, 0, "hi"u8.ToArray()),
         .. Frame(FrameKind.Error, 3, 0, Error("System.InvalidOperationException", "boom")),
@@ -138,7 +139,7 @@ internal static class Seeds
     private static byte[] Hello(ushort version, int maxBody)
     {
         byte[] hello = new byte[PipeProtocol.HelloSize];
-        PipeProtocol.WriteHello(hello, version, maxBody, 4242);
+        PipeProtocol.WriteHello(hello, new PipeProtocol.Hello(version, maxBody, 4242, 1024 * 1024, 256));
         return hello;
     }
 

@@ -29,7 +29,7 @@ public abstract class HostedPipeOptions
     public TimeSpan HandshakeTimeout { get; set; } = s_defaults.HandshakeTimeout;
 
     /// <summary>The timeout of a call (request, send) that passes none.</summary>
-    public TimeSpan DefaultTimeout { get; set; } = s_defaults.RequestTimeout;
+    public TimeSpan DefaultTimeout { get; set; } = s_defaults.DefaultTimeout;
 
     /// <summary>Bytes queued for sending above which senders wait for the peer to read.</summary>
     public int SendBufferLimit { get; set; } = s_defaults.SendBufferLimit;

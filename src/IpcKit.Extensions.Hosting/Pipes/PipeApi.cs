@@ -17,7 +17,7 @@ internal static class PipeApi
             HeartbeatInterval = options.HeartbeatInterval,
             PeerTimeout = options.PeerTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
-            RequestTimeout = options.DefaultTimeout,
+            DefaultTimeout = options.DefaultTimeout,
             SendBufferLimit = options.SendBufferLimit,
             CurrentUserOnly = options.CurrentUserOnly,
             MaxConcurrentRequestsPerConnection = (options as HostedPipeServerOptions)?.MaxConcurrentRequestsPerConnection ?? 256,
@@ -34,7 +34,7 @@ internal static class PipeApi
             HeartbeatInterval = options.HeartbeatInterval,
             PeerTimeout = options.PeerTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
-            RequestTimeout = options.DefaultTimeout,
+            DefaultTimeout = options.DefaultTimeout,
             SendBufferLimit = options.SendBufferLimit,
             CurrentUserOnly = options.CurrentUserOnly,
             AutoReconnect = true,
@@ -57,7 +57,7 @@ internal static class PipeApi
         server.HandleRequest(handler);
 
     internal static void HandleMessage<T>(PipeServer server, Func<T, PipeConnection, CancellationToken, ValueTask> handler) =>
-        server.HandleMessage<T>((message, connection) => handler(message, connection, connection.ClosedToken));
+        server.HandleMessage(handler);
 
     /// <summary>Connects once, waiting up to <paramref name="timeout"/> for a server to listen.</summary>
     internal static Task<PipeClient> ConnectAsync(string pipeName, HostedPipeClientOptions options, ILoggerFactory? loggerFactory, TimeSpan timeout, CancellationToken cancellationToken) =>
@@ -96,7 +96,7 @@ internal static class PipeApi
         using CancellationTokenSource deadline = Deadline(timeout, cancellationToken);
         try
         {
-            await client.SendAsync(message, deadline.Token).ConfigureAwait(false);
+            await client.SendAsync(message, cancellationToken: deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -111,5 +111,5 @@ internal static class PipeApi
     internal static async Task<string> WaitForEndAsync(PipeClient client, CancellationToken cancellationToken) =>
         (await client.Completion.WaitAsync(cancellationToken).ConfigureAwait(false)).ToString();
 
-    internal static string GetPath(string pipeName) => PipeServer.GetPath(pipeName);
+    internal static string GetPath(string pipeName) => IpcName.GetPipePath(pipeName);
 }

@@ -186,7 +186,7 @@ internal sealed class RingConsumerEndpoint : IAsyncDisposable
                 }
                 catch (IpcPeerGoneException gone)
                 {
-                    if (gone.Reason == PeerGoneReason.Closed)
+                    if (gone.Reason == IpcCloseReason.PeerClosed)
                     {
                         HostingLog.RingWriterDetached(_logger, Name);
                     }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using IpcKit.Gateway.Http;
-using IpcKit.Pipes;
 using IpcKit.SharedMemory;
 
 namespace IpcKit.Gateway.Channels;
@@ -130,7 +129,7 @@ internal sealed class ChannelRegistry : IAsyncDisposable
     {
         try
         {
-            PipeServer.GetPath(name);
+            IpcName.GetPipePath(name);
         }
         catch (ArgumentException exception)
         {

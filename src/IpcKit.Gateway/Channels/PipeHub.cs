@@ -36,19 +36,19 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
     public static async Task<PipeHub> ConnectAsync(string name, GatewayContext context)
     {
         // No socket file: no server has started, so waiting for one to accept would only delay the 503.
-        if (!OperatingSystem.IsWindows() && !File.Exists(PipeServer.GetPath(name)))
+        if (!OperatingSystem.IsWindows() && !File.Exists(IpcName.GetPipePath(name)))
         {
-            throw Http.ChannelProblems.NoServer(name, PipeServer.GetPath(name), TimeSpan.Zero);
+            throw Http.ChannelProblems.NoServer(name, IpcName.GetPipePath(name), TimeSpan.Zero);
         }
 
         PipeClient client;
         try
         {
-            client = await PipeClient.ConnectAsync(name, context.Options.PipeConnectTimeout, context.Stopping).ConfigureAwait(false);
+            client = await PipeClient.ConnectAsync(name, timeout: context.Options.PipeConnectTimeout, cancellationToken: context.Stopping).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            throw Http.ChannelProblems.NoServer(name, PipeServer.GetPath(name), context.Options.PipeConnectTimeout);
+            throw Http.ChannelProblems.NoServer(name, IpcName.GetPipePath(name), context.Options.PipeConnectTimeout);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
@@ -71,7 +71,7 @@ internal sealed class PipeHub : Fanout, IAsyncDisposable
         string why = "the pipe server closed the connection";
         try
         {
-            await foreach (PipeMessage message in Client.ReceiveAllAsync().ConfigureAwait(false))
+            await foreach (IpcMessage message in Client.ReceiveAllAsync().ConfigureAwait(false))
             {
                 if (Count > 0)
                 {

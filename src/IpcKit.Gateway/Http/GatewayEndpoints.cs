@@ -365,9 +365,9 @@ internal sealed class GatewayEndpoints
         {
             if (request.Binding is null)
             {
-                byte[] answer = await hub.Client.RequestRawAsync(request.Raw, timeout, cancellation.Token).ConfigureAwait(false);
+                IpcMessage answer = await hub.Client.RequestRawAsync(request.Raw, timeout: timeout, cancellationToken: cancellation.Token).ConfigureAwait(false);
                 using var writer = new Utf8JsonWriter(body, GatewayJson.WriterOptions);
-                MessageCodec.WriteRaw(writer, answer);
+                MessageCodec.WriteRaw(writer, answer.Body.Span);
             }
             else
             {
@@ -486,7 +486,7 @@ internal sealed class GatewayEndpoints
             {
                 OutgoingMessage message = messages[sent];
                 ValueTask send = message.Binding is null
-                    ? hub.Client.SendRawAsync(message.Raw, cancellationToken)
+                    ? hub.Client.SendRawAsync(message.Raw, cancellationToken: cancellationToken)
                     : message.Binding.SendAsync(hub.Client, message.Value!, cancellationToken);
                 await send.ConfigureAwait(false);
             }

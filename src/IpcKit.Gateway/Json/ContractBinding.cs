@@ -138,7 +138,7 @@ internal class ContractBinding<T> : ContractBinding
         ?? throw new MessagePackSerializationException("The payload is nil.");
 
     public override ValueTask SendAsync(PipeClient client, object value, CancellationToken cancellationToken) =>
-        client.SendAsync((T)value, cancellationToken);
+        client.SendAsync((T)value, cancellationToken: cancellationToken);
 
     public override void CheckSerializable() => IpcSerializer.Options.Resolver.GetFormatterWithVerify<T>();
 }

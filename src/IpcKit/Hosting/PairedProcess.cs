@@ -400,7 +400,7 @@ public sealed partial class PairedProcess : IAsyncDisposable, IDisposable
         if (first == _exited.Task)
         {
             await DrainOutputAsync().ConfigureAwait(false);
-            PeerGoneReason reason = _exitCode == 0 ? PeerGoneReason.Closed : PeerGoneReason.Died;
+            IpcCloseReason reason = _exitCode == 0 ? IpcCloseReason.PeerClosed : IpcCloseReason.PeerDied;
             throw WithDetails(new IpcPeerGoneException(
                 $"The {_description} exited with code {_exitCode.ToString(CultureInfo.InvariantCulture)} before it signalled ready.{QuoteStandardError()}",
                 reason));

@@ -16,6 +16,10 @@ internal static partial class Interop
         private const short PollIn = 0x1;
 
         private static readonly int DontWait = OperatingSystem.IsLinux() ? 0x40 : 0x80;
+
+        // MSG_NOSIGNAL: a write to a socket the peer closed fails with EPIPE instead of raising SIGPIPE (Linux; macOS has
+        // no such flag, and the .NET runtime ignores SIGPIPE anyway).
+        private static readonly int NoSignal = OperatingSystem.IsLinux() ? 0x4000 : 0;
         private static readonly int ConnectionReset = OperatingSystem.IsLinux() ? 104 : 54;
         private const int BrokenPipe = 32;
 
@@ -29,6 +33,9 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Libc, EntryPoint = "poll", SetLastError = true)]
         private static partial int Poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "send", SetLastError = true)]
+        private static partial nint Send(int descriptor, byte* buffer, nuint length, int flags);
 
         [LibraryImport(Libraries.Libc, EntryPoint = "recv", SetLastError = true)]
         private static partial nint Receive(int descriptor, byte* buffer, nuint length, int flags);
@@ -70,6 +77,55 @@ internal static partial class Interop
                 }
 
                 throw Failure(errno);
+            }
+            finally
+            {
+                if (added)
+                {
+                    socket.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>
+        /// Sends what fits into the socket's buffer now, without waiting: the byte count, or -1 when nothing fits
+        /// (EAGAIN). The caller falls back to .NET's asynchronous send for the rest, which waits for room.
+        /// </summary>
+        /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+        /// <exception cref="SocketException">The connection failed (reset, broken pipe).</exception>
+        internal static int TrySend(SafeHandle socket, ReadOnlySpan<byte> source)
+        {
+            bool added = false;
+            try
+            {
+                socket.DangerousAddRef(ref added);
+                int fd = (int)socket.DangerousGetHandle();
+                while (true)
+                {
+                    nint sent;
+                    fixed (byte* buffer = source)
+                    {
+                        sent = Send(fd, buffer, (nuint)source.Length, DontWait | NoSignal);
+                    }
+
+                    if (sent >= 0)
+                    {
+                        return (int)sent;
+                    }
+
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Errno.EINTR)
+                    {
+                        continue;
+                    }
+
+                    if (errno == Errno.EAGAIN)
+                    {
+                        return -1;
+                    }
+
+                    throw Failure(errno);
+                }
             }
             finally
             {

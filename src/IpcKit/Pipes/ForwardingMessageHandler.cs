@@ -1,23 +1,14 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
 /// <summary>
 /// A server's handler for one-way messages of any type id (<see cref="PipeServer.FallbackMessageHandler"/>): hands each
-/// one, copied, to a forwarder, in order per connection (the next message waits for the forwarder's task).
+/// one to a forwarder, in order per connection (the next message waits for the forwarder's task). The body is the
+/// receive buffer's, held until that task completes.
 /// </summary>
-internal sealed class ForwardingMessageHandler : MessageHandler
+internal sealed class ForwardingMessageHandler(Func<IpcMessage, PipeConnection, ValueTask> forward) : MessageHandler
 {
-    private readonly Func<IpcMessage, PipeConnection, ValueTask> _forward;
+    internal override bool KeepsBody => true;
 
-    internal ForwardingMessageHandler(Func<IpcMessage, PipeConnection, ValueTask> forward)
-    {
-        _forward = forward;
-    }
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, in ReadOnlySequence<byte> body) =>
-        throw new InvalidOperationException("A forwarding handler needs the type id of the message.");
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, int typeId, in ReadOnlySequence<byte> body) =>
-        _forward(new IpcMessage(typeId, body.ToArray()), connection);
+    internal override ValueTask Invoke(PipeConnection connection, int typeId, ReadOnlyMemory<byte> body) =>
+        forward(new IpcMessage(typeId, body), connection);
 }

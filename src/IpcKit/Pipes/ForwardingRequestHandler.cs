@@ -1,42 +1,38 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
 /// <summary>
-/// A server's handler for requests of any type id (<see cref="PipeServer.FallbackRequestHandler"/>): hands each one, copied,
-/// to a forwarder and answers with what it returns. A <see cref="PipeRemoteException"/> from the forwarder goes back to
-/// the caller as the remote side reported it (its type name kept), any other exception as itself.
+/// A server's handler for requests of any type id (<see cref="PipeServer.FallbackRequestHandler"/>): hands each one to a
+/// forwarder and answers with what it returns, type id and body as they came. A <see cref="PipeRemoteException"/> from
+/// the forwarder goes back to the caller as the remote side reported it (its type name kept), any other exception as
+/// itself. The body is the receive buffer's, held until the forwarder's task completes.
 /// </summary>
-internal sealed class ForwardingRequestHandler : RequestHandler
+internal sealed class ForwardingRequestHandler(Func<IpcMessage, PipeConnection, CancellationToken, Task<IpcMessage>> forward) : RequestHandler
 {
-    private readonly Func<IpcMessage, PipeConnection, CancellationToken, Task<IpcMessage>> _forward;
-
-    internal ForwardingRequestHandler(Func<IpcMessage, PipeConnection, CancellationToken, Task<IpcMessage>> forward)
+    internal override void Invoke(PipeDispatcher dispatcher, uint correlationId, int typeId, ReadOnlyMemory<byte> body, ReceiveBuffer buffer)
     {
-        _forward = forward;
-    }
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, uint correlationId, in ReadOnlySequence<byte> body) =>
-        throw new InvalidOperationException("A forwarding handler needs the type id of the request.");
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, uint correlationId, int typeId, in ReadOnlySequence<byte> body)
-    {
+        PipeConnection connection = dispatcher.Connection;
         Task<IpcMessage> pending;
         try
         {
-            pending = _forward(new IpcMessage(typeId, body.ToArray()), connection, connection.ClosedToken);
+            pending = forward(new IpcMessage(typeId, body), connection, connection.ClosedToken);
         }
         catch (Exception exception)
         {
-            return Fail(connection, correlationId, exception);
+            Fail(dispatcher, correlationId, exception);
+            return;
         }
 
-        connection.HandlerStarted();
-        _ = CompleteAsync(connection, correlationId, pending);
-        return default;
+        if (pending.IsCompletedSuccessfully)
+        {
+            dispatcher.AnswerRaw(correlationId, pending.Result);
+            return;
+        }
+
+        buffer.Hold();
+        _ = CompleteAsync(dispatcher, correlationId, pending, buffer);
     }
 
-    private static async Task CompleteAsync(PipeConnection connection, uint correlationId, Task<IpcMessage> pending)
+    private static async Task CompleteAsync(PipeDispatcher dispatcher, uint correlationId, Task<IpcMessage> pending, ReceiveBuffer buffer)
     {
         try
         {
@@ -45,31 +41,29 @@ internal sealed class ForwardingRequestHandler : RequestHandler
             {
                 response = await pending.ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (connection.ClosedToken.IsCancellationRequested)
-            {
-                // The caller is gone: nobody is left to answer.
-                return;
-            }
             catch (Exception exception)
             {
-                await Fail(connection, correlationId, exception).ConfigureAwait(false);
+                Fail(dispatcher, correlationId, exception);
                 return;
             }
 
-            await connection.SendForwardedResponseAsync(correlationId, response).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The connection closed meanwhile.
+            dispatcher.AnswerRaw(correlationId, response);
         }
         finally
         {
-            connection.HandlerFinished();
+            buffer.Release();
         }
     }
 
-    private static ValueTask Fail(PipeConnection connection, uint correlationId, Exception exception) =>
-        exception is PipeRemoteException remote
-            ? connection.SendForwardedErrorAsync(correlationId, remote.RemoteType, remote.RemoteMessage)
-            : connection.SendErrorAsync(correlationId, exception);
+    private static void Fail(PipeDispatcher dispatcher, uint correlationId, Exception exception)
+    {
+        if (exception is PipeRemoteException remote)
+        {
+            dispatcher.AnswerRemoteError(correlationId, remote.RemoteType, remote.RemoteMessage);
+        }
+        else
+        {
+            dispatcher.AnswerError(correlationId, exception);
+        }
+    }
 }

@@ -12,7 +12,7 @@ namespace IpcKit.Pipes;
 ///  | u32  | u8 | u8  |  u16    |      u32       |      i32       |
 ///  +------+----+-----+---------+----------------+----------------+--------------------
 /// </code>
-/// flags and reserved are 0 in version 1; a receiver rejects anything else, so they can gain a meaning later.
+/// flags and reserved are 0 in version 2; a receiver rejects anything else, so they can gain a meaning later.
 /// </summary>
 internal readonly struct FrameHeader
 {
@@ -91,13 +91,30 @@ internal readonly struct FrameHeader
         return true;
     }
 
+    /// <summary>
+    /// Looks at the frame at the front of <paramref name="buffer"/>: once its 16 header bytes are there they are
+    /// validated (before the body has arrived) and the frame's total length is returned; 0 while fewer are there.
+    /// </summary>
+    /// <exception cref="IpcProtocolException">The header is invalid.</exception>
+    internal static int Peek(ReadOnlySpan<byte> buffer, int maxBodyLength, out FrameHeader header)
+    {
+        if (buffer.Length < Size)
+        {
+            header = default;
+            return 0;
+        }
+
+        header = Parse(buffer, maxBodyLength);
+        return Size + header.BodyLength;
+    }
+
     internal static FrameHeader Parse(ReadOnlySpan<byte> bytes, int maxBodyLength)
     {
         uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[LengthOffset..]);
         byte kind = bytes[KindOffset];
-        if (kind > (byte)FrameKind.Close)
+        if (kind > (byte)FrameKind.Credit)
         {
-            throw new IpcProtocolException($"Unknown frame kind {kind}; version {PipeProtocol.Version} knows kinds 0 to {(byte)FrameKind.Close}.");
+            throw new IpcProtocolException($"Unknown frame kind {kind}; version {PipeProtocol.Version} knows kinds 0 to {(byte)FrameKind.Credit}.");
         }
 
         if (bytes[FlagsOffset] != 0 || BinaryPrimitives.ReadUInt16LittleEndian(bytes[ReservedOffset..]) != 0)
@@ -106,6 +123,7 @@ internal readonly struct FrameHeader
                 $"Frame header bytes 5-7 must be zero in protocol version {PipeProtocol.Version} (got {Convert.ToHexString(bytes[FlagsOffset..CorrelationOffset])}); the peer speaks another protocol or sent garbage.");
         }
 
+        // Compared as unsigned: a length of 2^31 or more must not turn negative and slip under the limit.
         if (length > (uint)maxBodyLength)
         {
             throw new IpcProtocolException(

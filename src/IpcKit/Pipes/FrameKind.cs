@@ -26,4 +26,7 @@ internal enum FrameKind : byte
 
     /// <summary>The sender closes in an orderly way and sends nothing after this frame.</summary>
     Close = 7,
+
+    /// <summary>Flow control: the sender consumed this many bytes of the peer's one-way messages (u32 body), so the peer may send that much more.</summary>
+    Credit = 8,
 }

@@ -1,12 +1,11 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
-/// <summary>A server's handler for one-way messages of one type, run in order on the connection's receive loop.</summary>
+/// <summary>A handler for one-way messages of one type, run in order per connection.</summary>
 internal abstract class MessageHandler
 {
-    internal abstract ValueTask InvokeAsync(PipeConnection connection, in ReadOnlySequence<byte> body);
+    /// <summary>Whether the body must stay valid until the handler's task completes (raw handlers get it in place).</summary>
+    internal abstract bool KeepsBody { get; }
 
-    /// <summary>The call the connection makes: a handler that serves several type ids (a forwarder) overrides it to learn which came.</summary>
-    internal virtual ValueTask InvokeAsync(PipeConnection connection, int typeId, in ReadOnlySequence<byte> body) => InvokeAsync(connection, body);
+    /// <summary>Reads the body (a bad body is the peer's protocol violation: <see cref="IpcProtocolException"/>, thrown synchronously) and runs the handler.</summary>
+    internal abstract ValueTask Invoke(PipeConnection connection, int typeId, ReadOnlyMemory<byte> body);
 }

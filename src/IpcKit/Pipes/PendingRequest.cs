@@ -1,24 +1,24 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
-/// <summary>A request sent and not answered yet, waiting in its connection's table under its correlation id.</summary>
+/// <summary>A request sent and not answered yet, waiting in its connection's <see cref="PendingRequests"/> under its correlation id.</summary>
 internal abstract class PendingRequest
 {
-    /// <summary>When it times out, in <see cref="Environment.TickCount64"/> milliseconds (long.MaxValue for never).</summary>
-    internal long Deadline { get; init; }
+    /// <summary>The correlation id the table gave it.</summary>
+    internal uint Id { get; set; }
 
-    /// <summary>The timeout the caller asked for, for the message.</summary>
-    internal TimeSpan Timeout { get; init; }
+    /// <summary>When it times out.</summary>
+    internal PipeDeadline Deadline { get; set; }
 
     /// <summary>When it was sent, in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
-    internal long Started { get; init; }
+    internal long Started { get; set; }
 
-    /// <summary>Completes with the body of a response frame, or fails with the content of an error frame.</summary>
-    /// <exception cref="IpcProtocolException">The body is not what the caller expects; the request fails too.</exception>
-    internal abstract void Complete(FrameKind kind, int typeId, in ReadOnlySequence<byte> body);
+    /// <summary>The request's type, for messages.</summary>
+    internal int RequestTypeId { get; set; }
 
-    internal abstract bool Fail(Exception exception);
+    /// <summary>Completes with a response frame, or fails with the content of an error frame. Called once, by whoever took it out of the table.</summary>
+    /// <exception cref="IpcProtocolException">The peer's answer is malformed (the request has failed with it too): the connection must close.</exception>
+    internal abstract void Complete(FrameKind kind, int typeId, ReadOnlyMemory<byte> body);
 
-    internal abstract bool Cancel(CancellationToken cancellationToken);
+    /// <summary>Fails it. Called once, by whoever took it out of the table.</summary>
+    internal abstract void Fail(Exception exception);
 }

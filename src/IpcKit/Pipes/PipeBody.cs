@@ -1,4 +1,3 @@
-using System.Buffers;
 using IpcKit.Serialization;
 using MessagePack;
 
@@ -8,7 +7,7 @@ namespace IpcKit.Pipes;
 internal static class PipeBody
 {
     /// <summary>Deserializes with the untrusted-data settings; a bad body is the peer's fault, hence a protocol error.</summary>
-    internal static T Deserialize<T>(in ReadOnlySequence<byte> body, string what)
+    internal static T Deserialize<T>(ReadOnlyMemory<byte> body, string what)
     {
         try
         {
@@ -16,17 +15,7 @@ internal static class PipeBody
         }
         catch (MessagePackSerializationException exception)
         {
-            throw new IpcProtocolException($"The body of a {what} is not a valid {typeof(T).FullName}: {exception.Message}", exception);
-        }
-    }
-
-    /// <summary>Checks a frame's message type id against the one the receiver expects.</summary>
-    internal static void CheckType<T>(int typeId, string what)
-    {
-        int expected = MessageTypeId.Of<T>();
-        if (typeId != expected)
-        {
-            throw new IpcProtocolException($"A {what} came back of another type: {IpcSerializer.Mismatch<T>(typeId)}.");
+            throw new IpcProtocolException($"The body of a {what} is not a valid {MessageTypeId.Describe(MessageTypeId.Of<T>())}: {exception.Message}", exception);
         }
     }
 }

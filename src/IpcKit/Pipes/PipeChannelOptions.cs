@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace IpcKit.Pipes;
 
 /// <summary>Settings both ends of a pipe connection use; see <see cref="PipeServerOptions"/> and <see cref="PipeClientOptions"/>.</summary>
@@ -15,45 +17,70 @@ public class PipeChannelOptions
     /// <summary>How long the peer has to complete the handshake (default 5 s).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The timeout of a request when the caller passes none (default 30 s).</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a send, a request or a connect waits when the caller passes no timeout (default 30 s;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits without limit).
+    /// </summary>
+    public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Bytes queued for sending above which senders wait for the peer to read (default 1 MiB).</summary>
+    /// <summary>Bytes queued for sending above which senders wait for the peer to read its socket (default 1 MiB).</summary>
     public int SendBufferLimit { get; init; } = 1024 * 1024;
 
-    /// <summary>Received messages queued for <c>ReceiveAllAsync</c> before the connection stops reading from the peer (default 4096).</summary>
-    public int ReceiveQueueCapacity { get; init; } = 4096;
+    /// <summary>
+    /// Bytes of one-way messages (headers included) the peer may send ahead of what this side's handlers and readers
+    /// have consumed (default 1 MiB); announced in the hello. Beyond it the peer's sends wait: flow control, so that
+    /// messages nobody takes fast enough never hold up requests and answers on the same connection.
+    /// </summary>
+    public int ReceiveBufferLimit { get; init; } = 1024 * 1024;
+
+    /// <summary>Requests the peer may have unanswered on one connection at once (default 256); announced in the hello, so the peer's further requests wait for a slot.</summary>
+    public int MaxConcurrentRequestsPerConnection { get; init; } = 256;
+
+    /// <summary>What happens to a one-way message that no handler takes and no reader is reading (default <see cref="PipeUnhandledMessages.Drop"/>).</summary>
+    public PipeUnhandledMessages UnhandledMessages { get; init; } = PipeUnhandledMessages.Drop;
+
+    /// <summary>
+    /// The slowest rate, in bytes per second, at which a frame that has begun to arrive must keep arriving after a
+    /// grace of <see cref="PeerTimeout"/> (default 64 KiB/s), so a peer that trickles a frame cannot hold the connection
+    /// forever (as Kestrel's MinRequestBodyDataRate).
+    /// </summary>
+    public int MinBodyDataRate { get; init; } = 64 * 1024;
 
     /// <summary>
     /// Whether code awaiting a request's answer resumes on the connection's receive loop instead of the thread pool
-    /// (default false). It saves a thread wake-up per request, a good part of a round trip, but that code then must not
-    /// block (for example wait synchronously for another answer): the connection reads nothing until it awaits or returns.
+    /// (default true): a thread wake-up less per request. Code that blocks there (or waits synchronously for another
+    /// answer) does not deadlock the connection: after 50 ms another thread takes the reading over.
     /// </summary>
-    public bool InlineCompletions { get; init; }
+    public bool InlineCompletions { get; init; } = true;
 
-    /// <summary>
-    /// Whether each connection reads on a thread of its own, blocking in read(2), instead of with the thread pool
-    /// (default false). It saves a thread wake-up per message received, about a third of a round trip on a small
-    /// machine, at the cost of one thread per connection: for clients and for servers with few clients.
-    /// </summary>
-    public bool DedicatedReceiveThread { get; init; }
+    /// <summary>How connections read from the socket (default <see cref="PipeReceiveMode.Auto"/>).</summary>
+    public PipeReceiveMode ReceiveMode { get; init; } = PipeReceiveMode.Auto;
 
     /// <summary>Whether only processes of the current user may connect (default true; checked through SO_PEERCRED on Linux).</summary>
     public bool CurrentUserOnly { get; init; } = true;
 
-    internal virtual void Validate()
+    /// <summary>Where the channel logs connections, handler failures, peers gone, dropped messages and reconnects (null: nowhere).</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Checks every setting; the message names the option and its bad value.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range or contradicts another.</exception>
+    public virtual void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 1024, nameof(MaxFrameSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(SendBufferLimit, 1024, nameof(SendBufferLimit));
-        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveQueueCapacity, 1, nameof(ReceiveQueueCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveBufferLimit, 1024, nameof(ReceiveBufferLimit));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentRequestsPerConnection, 1, nameof(MaxConcurrentRequestsPerConnection));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MinBodyDataRate, 1, nameof(MinBodyDataRate));
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));
         Positive(PeerTimeout, nameof(PeerTimeout));
         Positive(HandshakeTimeout, nameof(HandshakeTimeout));
-        if (RequestTimeout != Timeout.InfiniteTimeSpan)
+        if (DefaultTimeout != Timeout.InfiniteTimeSpan)
         {
-            Positive(RequestTimeout, nameof(RequestTimeout));
+            Positive(DefaultTimeout, nameof(DefaultTimeout));
         }
 
+        Defined(UnhandledMessages, nameof(UnhandledMessages));
+        Defined(ReceiveMode, nameof(ReceiveMode));
         if (PeerTimeout <= HeartbeatInterval)
         {
             throw new ArgumentException(
@@ -66,7 +93,16 @@ public class PipeChannelOptions
     {
         if (value <= TimeSpan.Zero || value.TotalMilliseconds > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive and at most int.MaxValue milliseconds.");
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive and at most int.MaxValue milliseconds; it is {value}.");
+        }
+    }
+
+    private static void Defined<TEnum>(TEnum value, string name)
+        where TEnum : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} is {value}, which is not a {typeof(TEnum).Name}.");
         }
     }
 }

@@ -9,7 +9,8 @@ public sealed class PipeClientOptions : PipeChannelOptions
     /// <summary>How long one reconnection keeps trying before the client gives up and fails (default 30 s).</summary>
     public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    internal override void Validate()
+    /// <inheritdoc />
+    public override void Validate()
     {
         base.Validate();
         Positive(ReconnectTimeout, nameof(ReconnectTimeout));

@@ -1,6 +1,6 @@
 namespace IpcKit.Pipes;
 
-/// <summary>A server handler threw: a request handler (the caller got an error response) or a message handler (nobody was told).</summary>
+/// <summary>A handler threw: a request handler (its caller got an error answer as well) or a message handler (nobody else was told).</summary>
 public sealed class PipeHandlerFailedEventArgs : EventArgs
 {
     /// <summary>Creates the arguments.</summary>

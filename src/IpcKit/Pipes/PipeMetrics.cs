@@ -27,6 +27,9 @@ internal static class PipeMetrics
     internal static readonly Counter<long> BytesReceived = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.bytes.received", "By", "Bytes read from pipe connections, headers included.");
 
+    internal static readonly Counter<long> MessagesDropped = IpcMeter.Meter.CreateCounter<long>(
+        "ipckit.pipe.messages.dropped", "{message}", "One-way messages received that no handler and no reader took.");
+
     internal static readonly Counter<long> Requests = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.requests", "{request}", "Requests sent.");
 

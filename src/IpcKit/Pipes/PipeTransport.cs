@@ -1,33 +1,45 @@
-using System.Buffers;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 namespace IpcKit.Pipes;
 
-/// <summary>One accepted or connected byte stream, with what the OS says about the process at the other end.</summary>
-internal sealed class PipeTransport : IDisposable
-{
-    private readonly Socket? _socket;
-    private List<ArraySegment<byte>>? _gather;
+// One accepted or connected byte stream. Every error the OS reports on a live connection leaves this class as an
+// IpcPeerGoneException (PeerDied for a reset or broken pipe, Disconnected for anything else), so no SocketException or
+// IOException ever reaches a caller of the channel (found by killing servers under `ipckit pipe send`: a raw
+// "Broken pipe" escaped). Only ObjectDisposedException (this process closed the transport) and cancellation pass.
+//
+// On a Unix socket the fast paths bypass .NET's socket engine: a write is first tried with a non-blocking send(2), a
+// blocking reader sleeps in poll(2) and reads with recv(2). .NET registers a socket with its epoll thread only when an
+// operation of its own has to wait, so a connection whose reads and writes never wait in .NET costs no epoll wake-ups.
 
-    // How often a reader blocked in poll(2) checks that its connection is still open (closing also wakes it).
-    private const int PollMilliseconds = 250;
+/// <summary>One accepted or connected byte stream, with what the OS says about the process at the other end.</summary>
+internal sealed class PipeTransport : IOutputSink, IDisposable
+{
+    // How often a reader blocked in poll(2) looks up from its wait (closing also wakes it: the read fails).
+    internal const int PollMilliseconds = 250;
+
+    private readonly Socket? _socket;
+    private readonly Stream _stream;
+    private int _disposed;
 
     internal PipeTransport(Stream stream, Socket? socket, int? peerProcessId, uint? peerUserId)
     {
-        Stream = stream;
+        _stream = stream;
         _socket = socket;
         PeerProcessId = peerProcessId;
         PeerUserId = peerUserId;
     }
-
-    internal Stream Stream { get; }
 
     /// <summary>The peer's process id from the kernel (SO_PEERCRED on Linux), or null where the OS does not say.</summary>
     internal int? PeerProcessId { get; }
 
     /// <summary>The peer's effective user id from the kernel, or null where the OS does not say.</summary>
     internal uint? PeerUserId { get; }
+
+    /// <summary>Whether this is a socket (a real connection), as opposed to a stream (a Windows pipe, a test's memory stream).</summary>
+    internal bool IsSocket => _socket is not null;
+
+    /// <summary>Whether <see cref="Receive"/> can sleep in poll(2) (a Unix socket); otherwise it blocks in the stream's read.</summary>
+    internal bool CanPoll => _socket is not null && !OperatingSystem.IsWindows();
 
     /// <summary>
     /// Whether bytes from the peer wait unread in the kernel. The liveness check asks before declaring a silent peer gone,
@@ -48,118 +60,186 @@ internal sealed class PipeTransport : IDisposable
         }
     }
 
-    /// <summary>
-    /// Writes all of <paramref name="buffer"/>. On a socket, a buffer of several segments leaves in one gathering
-    /// sendmsg(2) rather than one system call per segment, so a large frame costs one call, as the raw stream does.
-    /// One write at a time (the connection's single writer).
-    /// </summary>
-    internal ValueTask WriteAsync(in ReadOnlySequence<byte> buffer)
+    /// <summary>Reads what is there, waiting asynchronously for at least one byte; 0 at the end of the stream.</summary>
+    /// <exception cref="IpcPeerGoneException">The connection failed.</exception>
+    internal async ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
-        if (buffer.IsSingleSegment)
+        try
         {
-            return Stream.WriteAsync(buffer.First);
+            return _socket is { } socket
+                ? await socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken).ConfigureAwait(false)
+                : await _stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
         }
-
-        if (_socket is not { } socket)
+        catch (Exception exception) when (IsTransportError(exception))
         {
-            return WriteSegmentsAsync(buffer);
+            throw PeerGone(exception);
         }
+    }
 
-        List<ArraySegment<byte>> gather = _gather ??= [];
-        gather.Clear();
-        foreach (ReadOnlyMemory<byte> segment in buffer)
+    /// <summary>
+    /// Reads on the calling thread: what is there, or waits up to <paramref name="waitMilliseconds"/> for something and
+    /// returns -1 if nothing came (a stream without poll blocks until something comes). 0 at the end of the stream.
+    /// </summary>
+    /// <exception cref="IpcPeerGoneException">The connection failed.</exception>
+    /// <exception cref="ObjectDisposedException">This process closed the transport.</exception>
+    internal int Receive(Span<byte> destination, int waitMilliseconds)
+    {
+        try
         {
-            if (!MemoryMarshal.TryGetArray(segment, out ArraySegment<byte> array))
+            if (_socket is { } socket && !OperatingSystem.IsWindows())
             {
-                return WriteSegmentsAsync(buffer);
+                return Interop.Sockets.ReceiveOrWait(socket.SafeHandle, destination, waitMilliseconds);
             }
 
-            gather.Add(array);
+            return _stream.Read(destination);
         }
-
-        return SendAllAsync(socket, gather, buffer);
-    }
-
-    private async ValueTask SendAllAsync(Socket socket, List<ArraySegment<byte>> gather, ReadOnlySequence<byte> buffer)
-    {
-        int sent = await socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
-        if (sent < buffer.Length)
+        catch (Exception exception) when (IsTransportError(exception))
         {
-            // A stream socket's send completes only when everything is sent; should one ever stop short, finish plainly.
-            await WriteSegmentsAsync(buffer.Slice(sent)).ConfigureAwait(false);
+            throw PeerGone(exception);
         }
     }
 
-    private async ValueTask WriteSegmentsAsync(ReadOnlySequence<byte> buffer)
+    /// <summary>Writes all of <paramref name="segments"/>, in order; one gathering send for several.</summary>
+    /// <exception cref="IpcPeerGoneException">The connection failed.</exception>
+    /// <exception cref="ObjectDisposedException">This process closed the transport.</exception>
+    public ValueTask WriteAsync(List<ArraySegment<byte>> segments)
     {
-        foreach (ReadOnlyMemory<byte> segment in buffer)
+        try
         {
-            await Stream.WriteAsync(segment).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Reads on the calling thread, blocking until bytes arrive; 0 at the end of the stream. On a Unix socket the
-    /// thread itself sleeps in poll(2), so a message wakes it directly (see <see cref="Interop.Sockets"/>).
-    /// </summary>
-    /// <param name="buffer">Where the bytes go.</param>
-    /// <param name="offset">The first byte of <paramref name="buffer"/> to fill.</param>
-    /// <param name="count">At most this many bytes are read.</param>
-    /// <param name="stillOpen">Asked between waits; once false the read ends with <see cref="ObjectDisposedException"/>.</param>
-    internal int Read(byte[] buffer, int offset, int count, Func<bool> stillOpen)
-    {
-        if (_socket is null || OperatingSystem.IsWindows())
-        {
-            return Stream.Read(buffer, offset, count);
-        }
-
-        while (true)
-        {
-            int received = Interop.Sockets.ReceiveOrWait(_socket.SafeHandle, buffer.AsSpan(offset, count), PollMilliseconds);
-            if (received >= 0)
+            if (segments.Count == 1 && _socket is { } socket && !OperatingSystem.IsWindows())
             {
-                return received;
-            }
-
-            ObjectDisposedException.ThrowIf(!stillOpen(), this);
-        }
-    }
-
-    /// <summary>
-    /// Completes once the socket has something to read, waiting on a thread of its own rather than through .NET's
-    /// socket engine. An asynchronous read that finds data completes at once, and .NET registers a socket with its epoll
-    /// thread only when an operation has to wait: a connection read by <see cref="Read"/> that never waits in .NET stays
-    /// unregistered, so messages do not wake the epoll thread and a thread-pool thread each for nothing.
-    /// </summary>
-    internal Task WaitReadableAsync(CancellationToken cancellationToken)
-    {
-        if (_socket is null || OperatingSystem.IsWindows())
-        {
-            return Task.CompletedTask;
-        }
-
-        SafeHandle handle = _socket.SafeHandle;
-        if (Interop.Sockets.WaitReadable(handle, 0))
-        {
-            return Task.CompletedTask;
-        }
-
-        return Task.Factory.StartNew(
-            () =>
-            {
-                while (!OperatingSystem.IsWindows() && !Interop.Sockets.WaitReadable(handle, PollMilliseconds / 5))
+                ArraySegment<byte> only = segments[0];
+                int sent = Interop.Sockets.TrySend(socket.SafeHandle, only.AsSpan());
+                if (sent == only.Count)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
+                    return default;
                 }
-            },
-            cancellationToken,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
+
+                return SendRestAsync(only.AsMemory(Math.Max(sent, 0)));
+            }
+
+            return WriteSlowAsync(segments);
+        }
+        catch (Exception exception) when (IsTransportError(exception))
+        {
+            return ValueTask.FromException(PeerGone(exception));
+        }
+    }
+
+    /// <summary>Sends a small frame now if the socket takes all of it (the refusal of a full server); false otherwise.</summary>
+    internal bool TrySendNow(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return _socket is { } socket && !OperatingSystem.IsWindows() && Interop.Sockets.TrySend(socket.SafeHandle, bytes) == bytes.Length;
+        }
+        catch (Exception exception) when (IsTransportError(exception) || exception is ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    private async ValueTask SendRestAsync(ReadOnlyMemory<byte> rest)
+    {
+        try
+        {
+            while (!rest.IsEmpty)
+            {
+                int sent = await _socket!.SendAsync(rest, SocketFlags.None).ConfigureAwait(false);
+                rest = rest[sent..];
+            }
+        }
+        catch (Exception exception) when (IsTransportError(exception))
+        {
+            throw PeerGone(exception);
+        }
+    }
+
+    private async ValueTask WriteSlowAsync(List<ArraySegment<byte>> segments)
+    {
+        try
+        {
+            if (_socket is not { } socket)
+            {
+                foreach (ArraySegment<byte> segment in segments)
+                {
+                    await _stream.WriteAsync(segment.AsMemory()).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            long total = 0;
+            foreach (ArraySegment<byte> segment in segments)
+            {
+                total += segment.Count;
+            }
+
+            int sent = await socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
+            if (sent < total)
+            {
+                // A stream socket's send completes only when everything is sent; should one ever stop short, finish plainly.
+                long skip = sent;
+                foreach (ArraySegment<byte> segment in segments)
+                {
+                    if (skip >= segment.Count)
+                    {
+                        skip -= segment.Count;
+                        continue;
+                    }
+
+                    ReadOnlyMemory<byte> rest = segment.AsMemory((int)skip);
+                    skip = 0;
+                    while (!rest.IsEmpty)
+                    {
+                        rest = rest[await socket.SendAsync(rest, SocketFlags.None).ConfigureAwait(false)..];
+                    }
+                }
+            }
+        }
+        catch (Exception exception) when (IsTransportError(exception))
+        {
+            throw PeerGone(exception);
+        }
+    }
+
+    /// <summary>An OS error on a live connection, as opposed to this process closing it or a cancellation.</summary>
+    internal static bool IsTransportError(Exception exception) => exception is SocketException or IOException && exception is not IpcException;
+
+    /// <summary>
+    /// The OS error as the peer's departure: a reset, an abort or a broken pipe means its end vanished (its process
+    /// exited, crashed or was killed); other socket errors say only that the connection broke.
+    /// </summary>
+    internal static IpcPeerGoneException PeerGone(Exception exception)
+    {
+        SocketError? error = (exception as SocketException ?? exception.InnerException as SocketException)?.SocketErrorCode;
+        bool vanished = error is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown
+            || (exception is IOException && error is null);
+        return new IpcPeerGoneException(
+            vanished
+                ? $"The peer's end vanished ({exception.Message}): its process exited, crashed or was killed."
+                : $"The connection broke: {exception.Message}",
+            vanished ? IpcCloseReason.PeerDied : IpcCloseReason.Disconnected,
+            exception);
     }
 
     public void Dispose()
     {
-        Stream.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            // Wakes a reader sleeping in poll(2) at once (the stream ends), which closing the descriptor would not do.
+            _socket?.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+        {
+        }
+
+        _stream.Dispose();
         _socket?.Dispose();
     }
 }

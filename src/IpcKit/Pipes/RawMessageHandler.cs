@@ -1,20 +1,10 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
-/// <summary>A raw message handler, called with the body in place (no copy, no allocation).</summary>
-internal sealed class RawMessageHandler : MessageHandler
+/// <summary>A raw message handler: the body in place (no copy, no allocation), valid until the handler's task completes.</summary>
+internal sealed class RawMessageHandler(Func<IpcMessage, PipeConnection, CancellationToken, ValueTask> handler) : MessageHandler
 {
-    private readonly PipeRawMessageHandler _handler;
+    internal override bool KeepsBody => true;
 
-    internal RawMessageHandler(PipeRawMessageHandler handler)
-    {
-        _handler = handler;
-    }
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, in ReadOnlySequence<byte> body)
-    {
-        _handler(connection, body);
-        return default;
-    }
+    internal override ValueTask Invoke(PipeConnection connection, int typeId, ReadOnlyMemory<byte> body) =>
+        handler(new IpcMessage(typeId, body), connection, connection.ClosedToken);
 }

@@ -1,68 +1,54 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
-/// <summary>A handler for raw-bytes requests (message type 0); the request body is copied, so the handler may keep it.</summary>
-internal sealed class RawRequestHandler : RequestHandler
+/// <summary>A handler for raw requests of one type id: it gets the body in place, valid until its task completes.</summary>
+internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, CancellationToken, ValueTask<IpcMessage>> handler) : RequestHandler
 {
-    private readonly Func<ReadOnlyMemory<byte>, PipeConnection, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> _handler;
-
-    internal RawRequestHandler(Func<ReadOnlyMemory<byte>, PipeConnection, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler)
+    internal override void Invoke(PipeDispatcher dispatcher, uint correlationId, int typeId, ReadOnlyMemory<byte> body, ReceiveBuffer buffer)
     {
-        _handler = handler;
-    }
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, uint correlationId, in ReadOnlySequence<byte> body)
-    {
-        ValueTask<ReadOnlyMemory<byte>> pending;
+        PipeConnection connection = dispatcher.Connection;
+        ValueTask<IpcMessage> pending;
         try
         {
-            pending = _handler(body.ToArray(), connection, connection.ClosedToken);
+            pending = handler(new IpcMessage(typeId, body), connection, connection.ClosedToken);
         }
         catch (Exception exception)
         {
-            return connection.SendErrorAsync(correlationId, exception);
+            dispatcher.AnswerError(correlationId, exception);
+            return;
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            return connection.SendRawResponseAsync(correlationId, pending.Result.Span);
+            // The answer may be the request's own bytes: it is copied out before the buffer can be reused.
+            dispatcher.AnswerRaw(correlationId, pending.Result);
+            return;
         }
 
-        connection.HandlerStarted();
-        _ = CompleteAsync(connection, correlationId, pending);
-        return default;
+        // The body must stay valid until the handler is done: the receive loop reads on into another buffer meanwhile.
+        buffer.Hold();
+        _ = CompleteAsync(dispatcher, correlationId, pending, buffer);
     }
 
-    private static async Task CompleteAsync(PipeConnection connection, uint correlationId, ValueTask<ReadOnlyMemory<byte>> pending)
+    private static async Task CompleteAsync(PipeDispatcher dispatcher, uint correlationId, ValueTask<IpcMessage> pending, ReceiveBuffer buffer)
     {
         try
         {
-            ReadOnlyMemory<byte> response;
+            IpcMessage response;
             try
             {
                 response = await pending.ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (connection.ClosedToken.IsCancellationRequested)
-            {
-                // The handler gave up because the connection ended; there is nobody left to answer.
-                return;
-            }
             catch (Exception exception)
             {
-                await connection.SendErrorAsync(correlationId, exception).ConfigureAwait(false);
+                dispatcher.AnswerError(correlationId, exception);
                 return;
             }
 
-            await connection.SendRawResponseAsync(correlationId, response.Span).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The connection closed meanwhile.
+            dispatcher.AnswerRaw(correlationId, response);
         }
         finally
         {
-            connection.HandlerFinished();
+            buffer.Release();
         }
     }
 }

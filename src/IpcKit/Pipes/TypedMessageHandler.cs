@@ -1,17 +1,13 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
 /// <summary>A message handler for a MessagePack contract; the next message of the connection waits for it.</summary>
-internal sealed class TypedMessageHandler<T> : MessageHandler
+internal sealed class TypedMessageHandler<T>(Func<T, PipeConnection, CancellationToken, ValueTask> handler) : MessageHandler
 {
-    private readonly Func<T, PipeConnection, ValueTask> _handler;
+    internal override bool KeepsBody => false;
 
-    internal TypedMessageHandler(Func<T, PipeConnection, ValueTask> handler)
+    internal override ValueTask Invoke(PipeConnection connection, int typeId, ReadOnlyMemory<byte> body)
     {
-        _handler = handler;
+        T message = PipeBody.Deserialize<T>(body, "message");
+        return handler(message, connection, connection.ClosedToken);
     }
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, in ReadOnlySequence<byte> body) =>
-        _handler(PipeBody.Deserialize<T>(body, "message"), connection);
 }

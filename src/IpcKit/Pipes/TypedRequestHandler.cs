@@ -1,69 +1,45 @@
-using System.Buffers;
-
 namespace IpcKit.Pipes;
 
 /// <summary>A request handler for a MessagePack contract <typeparamref name="TRequest"/> answering with <typeparamref name="TResponse"/>.</summary>
-internal sealed class TypedRequestHandler<TRequest, TResponse> : RequestHandler
+internal sealed class TypedRequestHandler<TRequest, TResponse>(Func<TRequest, PipeConnection, CancellationToken, ValueTask<TResponse>> handler) : RequestHandler
 {
-    private readonly Func<TRequest, PipeConnection, CancellationToken, ValueTask<TResponse>> _handler;
-
-    internal TypedRequestHandler(Func<TRequest, PipeConnection, CancellationToken, ValueTask<TResponse>> handler)
-    {
-        _handler = handler;
-    }
-
-    internal override ValueTask InvokeAsync(PipeConnection connection, uint correlationId, in ReadOnlySequence<byte> body)
+    internal override void Invoke(PipeDispatcher dispatcher, uint correlationId, int typeId, ReadOnlyMemory<byte> body, ReceiveBuffer buffer)
     {
         TRequest request = PipeBody.Deserialize<TRequest>(body, "request");
+        PipeConnection connection = dispatcher.Connection;
         ValueTask<TResponse> pending;
         try
         {
-            pending = _handler(request, connection, connection.ClosedToken);
+            pending = handler(request, connection, connection.ClosedToken);
         }
         catch (Exception exception)
         {
-            return connection.SendErrorAsync(correlationId, exception);
+            dispatcher.AnswerError(correlationId, exception);
+            return;
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            return connection.SendResponseAsync(correlationId, pending.Result);
+            dispatcher.Answer(correlationId, pending.Result);
+            return;
         }
 
-        connection.HandlerStarted();
-        _ = CompleteAsync(connection, correlationId, pending);
-        return default;
+        _ = CompleteAsync(dispatcher, correlationId, pending);
     }
 
-    private static async Task CompleteAsync(PipeConnection connection, uint correlationId, ValueTask<TResponse> pending)
+    private static async Task CompleteAsync(PipeDispatcher dispatcher, uint correlationId, ValueTask<TResponse> pending)
     {
+        TResponse response;
         try
         {
-            TResponse response;
-            try
-            {
-                response = await pending.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (connection.ClosedToken.IsCancellationRequested)
-            {
-                // The handler gave up because the connection ended; there is nobody left to answer.
-                return;
-            }
-            catch (Exception exception)
-            {
-                await connection.SendErrorAsync(correlationId, exception).ConfigureAwait(false);
-                return;
-            }
+            response = await pending.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            dispatcher.AnswerError(correlationId, exception);
+            return;
+        }
 
-            await connection.SendResponseAsync(correlationId, response).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The connection closed meanwhile; its close already failed or abandoned everything in flight.
-        }
-        finally
-        {
-            connection.HandlerFinished();
-        }
+        dispatcher.Answer(correlationId, response);
     }
 }

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Runtime.Versioning;
-using Microsoft.Win32.SafeHandles;
 
 namespace IpcKit.Pipes;
 
@@ -23,12 +22,12 @@ internal sealed class UnixSocketListener : PipeListener
     private const int Attempts = 20;
 
     private readonly Socket _socket;
-    private readonly SafeFileHandle _lock;
+    private readonly FileStream _lock;
     private readonly string _folder;
     private readonly string _lockPath;
     private int _disposed;
 
-    private UnixSocketListener(Socket socket, SafeFileHandle lockFile, string folder, string path, string lockPath)
+    private UnixSocketListener(Socket socket, FileStream lockFile, string folder, string path, string lockPath)
     {
         _socket = socket;
         _lock = lockFile;
@@ -50,7 +49,7 @@ internal sealed class UnixSocketListener : PipeListener
             try
             {
                 PipeEndpoint.EnsureFolder(folder);
-                SafeFileHandle? lockFile = TakeLock(name, path, lockPath);
+                FileStream? lockFile = TakeLock(name, path, lockPath);
                 if (lockFile is null)
                 {
                     continue;
@@ -82,13 +81,20 @@ internal sealed class UnixSocketListener : PipeListener
     }
 
     /// <summary>The exclusive lock on the name, or null when the lock file was replaced meanwhile (try again).</summary>
-    private static SafeFileHandle? TakeLock(string name, string path, string lockPath)
+    private static FileStream? TakeLock(string name, string path, string lockPath)
     {
-        SafeFileHandle lockFile;
+        FileStream lockFile;
         try
         {
             // FileShare.None makes .NET take flock(LOCK_EX | LOCK_NB) itself and throw when another process holds it.
-            lockFile = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            // Created 0600 (a umask can only remove bits), so it is never open to others, not even for a moment.
+            lockFile = new FileStream(lockPath, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.ReadWrite,
+                Share = FileShare.None,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
         }
         catch (IOException exception) when (exception is not (DirectoryNotFoundException or FileNotFoundException))
         {
@@ -98,7 +104,7 @@ internal sealed class UnixSocketListener : PipeListener
         try
         {
             // Taken again explicitly: .NET skips its lock when DOTNET_SYSTEM_IO_DISABLEFILELOCKING is set.
-            int errno = Interop.Files.Lock(lockFile, Interop.Files.LockExclusive | Interop.Files.LockNonBlocking);
+            int errno = Interop.Files.Lock(lockFile.SafeFileHandle, Interop.Files.LockExclusive | Interop.Files.LockNonBlocking);
             if (errno == Interop.Errno.EAGAIN)
             {
                 throw InUse(name, path, $"it holds the lock {lockPath}");
@@ -106,7 +112,7 @@ internal sealed class UnixSocketListener : PipeListener
 
             if (OperatingSystem.IsLinux())
             {
-                Interop.Files.FileStatus? locked = Interop.Files.StatHandle(lockFile, out _);
+                Interop.Files.FileStatus? locked = Interop.Files.StatHandle(lockFile.SafeFileHandle, out _);
                 Interop.Files.FileStatus? named = Interop.Files.StatPath(lockPath, out _);
                 if (locked is { } a && (named is not { } b || a.Inode != b.Inode))
                 {
@@ -116,7 +122,8 @@ internal sealed class UnixSocketListener : PipeListener
                 }
             }
 
-            File.SetUnixFileMode(lockPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            // Trust nothing found at a name: the lock file decides who owns the pipe, so it must be ours and private.
+            OwnerCheck.Verify(lockFile.SafeFileHandle, lockPath, "pipe lock file", OwnerCheck.Kind.RegularFile);
             return lockFile;
         }
         catch

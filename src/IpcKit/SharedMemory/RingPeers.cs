@@ -53,7 +53,7 @@ internal sealed class RingPeers
         new(mapping, RingIdentity.SlotLines(mapping.Descriptor.Slots), peerName, checkInterval);
 
     /// <summary>Null while the peer is attached and alive, never came, or its departure was already reported; otherwise why it is gone.</summary>
-    internal PeerGoneReason? Check()
+    internal IpcCloseReason? Check()
     {
         bool departed = false;
         bool died = false;
@@ -102,11 +102,11 @@ internal sealed class RingPeers
             }
         }
 
-        return departed ? (died ? PeerGoneReason.Died : PeerGoneReason.Closed) : null;
+        return departed ? (died ? IpcCloseReason.PeerDied : IpcCloseReason.PeerClosed) : null;
     }
 
     /// <summary>The exception for a departed peer; the departure counts as reported from now on.</summary>
-    internal IpcPeerGoneException Report(PeerGoneReason reason)
+    internal IpcPeerGoneException Report(IpcCloseReason reason)
     {
         RingPeerInfo last = default;
         for (int i = 0; i < _lines.Length; i++)
@@ -120,7 +120,7 @@ internal sealed class RingPeers
             _settled[i] = peer.Generation;
         }
 
-        string message = reason == PeerGoneReason.Closed
+        string message = reason == IpcCloseReason.PeerClosed
             ? $"The {_peerName} of ring '{_mapping.Name}' detached."
             : $"The {_peerName} of ring '{_mapping.Name}' died without detaching (process {last.ProcessId}).";
         return new IpcPeerGoneException(message, reason);

@@ -154,7 +154,7 @@ public sealed class RingReader : IDisposable, IRingCursorEvents
     /// Waits until a message is ready: true, or false once <paramref name="timeout"/> (null: the options' default)
     /// passes. A writer's departure is reported once; a later wait waits for a new writer.
     /// </summary>
-    /// <exception cref="IpcPeerGoneException">The ring is empty and its writer (many-to-one: its last writer) detached (<see cref="PeerGoneReason.Closed"/>) or died.</exception>
+    /// <exception cref="IpcPeerGoneException">The ring is empty and its writer (many-to-one: its last writer) detached (<see cref="IpcCloseReason.PeerClosed"/>) or died.</exception>
     /// <exception cref="RingSubscriberDroppedException">The broadcast writer dropped this subscriber.</exception>
     public bool WaitForData(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
@@ -559,7 +559,7 @@ public sealed class RingReader : IDisposable, IRingCursorEvents
         {
             return await WaitForDataAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
         }
-        catch (IpcPeerGoneException exception) when (exception.Reason == PeerGoneReason.Closed)
+        catch (IpcPeerGoneException exception) when (exception.Reason == IpcCloseReason.PeerClosed)
         {
             return false;
         }

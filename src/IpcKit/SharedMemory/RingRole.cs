@@ -267,15 +267,15 @@ internal sealed class RingRole : IDisposable
     }
 
     /// <summary>Null while the other side is there (or never came, or its departure was reported); otherwise why it is gone.</summary>
-    internal PeerGoneReason? GetPeerGoneReason() => _peers?.Check();
+    internal IpcCloseReason? GetPeerGoneReason() => _peers?.Check();
 
     /// <summary>The exception for a departed peer; the departure counts as reported from now on.</summary>
-    internal IpcPeerGoneException PeerGone(PeerGoneReason reason)
+    internal IpcPeerGoneException PeerGone(IpcCloseReason reason)
     {
         IpcPeerGoneException exception = _peers!.Report(reason);
         if (_logger is not null)
         {
-            if (reason == PeerGoneReason.Died)
+            if (reason == IpcCloseReason.PeerDied)
             {
                 RingLog.PeerDied(_logger, _mapping.Name, exception.Message);
             }
@@ -307,12 +307,12 @@ internal sealed class RingRole : IDisposable
         _mapping.ThrowIfTruncated();
         while (true)
         {
-            if (Announce(ready, out bool done, out PeerGoneReason? gone))
+            if (Announce(ready, out bool done, out IpcCloseReason? gone))
             {
                 return done;
             }
 
-            if (gone is PeerGoneReason reason)
+            if (gone is IpcCloseReason reason)
             {
                 throw PeerGone(reason);
             }
@@ -357,12 +357,12 @@ internal sealed class RingRole : IDisposable
         _mapping.ThrowIfTruncated();
         while (true)
         {
-            if (Announce(ready, out bool done, out PeerGoneReason? gone))
+            if (Announce(ready, out bool done, out IpcCloseReason? gone))
             {
                 return done;
             }
 
-            if (gone is PeerGoneReason reason)
+            if (gone is IpcCloseReason reason)
             {
                 throw PeerGone(reason);
             }
@@ -454,7 +454,7 @@ internal sealed class RingRole : IDisposable
             {
                 nextPeerCheck = now + _peerCheckTicks;
                 _mapping.ThrowIfTruncated();
-                if (GetPeerGoneReason() is PeerGoneReason reason && !ready())
+                if (GetPeerGoneReason() is IpcCloseReason reason && !ready())
                 {
                     throw PeerGone(reason);
                 }
@@ -479,7 +479,7 @@ internal sealed class RingRole : IDisposable
     }
 
     /// <summary>Announces the sleep with a full fence and re-checks; true (with <paramref name="done"/>) if no sleep is needed.</summary>
-    private bool Announce(Func<bool> ready, out bool done, out PeerGoneReason? gone)
+    private bool Announce(Func<bool> ready, out bool done, out IpcCloseReason? gone)
     {
         gone = null;
         if (_sleepFlag >= 0)

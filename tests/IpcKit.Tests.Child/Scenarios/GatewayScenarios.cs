@@ -97,12 +97,12 @@ internal static class GatewayScenarios
     {
         await using var server = new PipeServer(args[0]);
         PipeScenarios.ConfigureTestService(server);
-        server.HandleMessage<TextMessage>((message, _) =>
+        server.HandleMessage<TextMessage>((message, _, _) =>
         {
             Line($"MESSAGE TEXT {message.Message}|{message.From}|{message.To}");
             return ValueTask.CompletedTask;
         });
-        server.HandleMessage<Toy>((toy, _) =>
+        server.HandleMessage<Toy>((toy, _, _) =>
         {
             Line($"MESSAGE TOY {toy.Sequence} {toy.Name}");
             return ValueTask.CompletedTask;

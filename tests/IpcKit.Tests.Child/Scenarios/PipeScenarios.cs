@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using IpcKit.Contracts;
@@ -20,7 +19,9 @@ public static class PipeScenarios
     /// "echo:T" answers T; "wait:K" answers when "release:K" arrives (on any connection); "throw:M" throws
     /// InvalidOperationException(M); "push:N" pushes N TextMessages "push i" to the caller first; "broadcast:T" sends T
     /// to every client; "stats" answers "count=C bytes=B fnv1a64=H" for the raw messages this connection sent;
-    /// "pid" answers the process id. Toy has no request handler (for the no-handler test).
+    /// "dropped" answers how many one-way messages of this connection nobody took; "call-client:N" asks the client
+    /// (duplex) for the sum of N and N and answers it; "pid" answers the process id. Toy has no request handler (for
+    /// the no-handler test) and no message handler (for the unhandled-message tests).
     /// </summary>
     public static void ConfigureTestService(PipeServer server)
     {
@@ -28,14 +29,18 @@ public static class PipeScenarios
         var gates = new ConcurrentDictionary<string, TaskCompletionSource>();
         TaskCompletionSource Gate(string key) => gates.GetOrAdd(key, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-        server.HandleRawRequest(static (body, _, _) => new ValueTask<ReadOnlyMemory<byte>>(body));
-        server.HandleRequest<SumRequest, SumResponse>(request => new SumResponse
+        server.HandleRawRequest(static (request, _, _) => ValueTask.FromResult(request));
+        server.HandleRequest<SumRequest, SumResponse>((request, _, _) => ValueTask.FromResult(new SumResponse
         {
             Sum = request.Numbers.Sum(),
             Count = request.Numbers.Length,
             ProcessId = Environment.ProcessId,
+        }));
+        server.HandleRawMessage(static (message, connection, _) =>
+        {
+            ((RawStats)connection.State!).Add(message.Body.Span);
+            return ValueTask.CompletedTask;
         });
-        server.HandleRawMessage(static (connection, body) => ((RawStats)connection.State!).Add(body));
         server.ConnectionOpened += (_, e) => e.Connection.State = new RawStats();
         server.HandleRequest<TextMessage, TextMessage>(async (request, connection, cancellationToken) =>
         {
@@ -59,17 +64,23 @@ public static class PipeScenarios
                     int count = int.Parse(argument, CultureInfo.InvariantCulture);
                     for (int i = 0; i < count; i++)
                     {
-                        await connection.SendAsync(Text($"push {i}"), cancellationToken);
+                        await connection.SendAsync(Text($"push {i}"), cancellationToken: cancellationToken);
                     }
 
                     return Text("pushed");
                 case "broadcast":
-                    int reached = await server.BroadcastAsync(Text(argument), cancellationToken);
+                    int reached = await server.BroadcastAsync(Text(argument), cancellationToken: cancellationToken);
                     return Text(reached.ToString(CultureInfo.InvariantCulture));
                 case "stats":
                     return Text(((RawStats)connection.State!).ToString());
                 case "pid":
                     return Text(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+                case "dropped":
+                    return Text(connection.Statistics.MessagesDropped.ToString(CultureInfo.InvariantCulture));
+                case "call-client":
+                    long n = long.Parse(argument, CultureInfo.InvariantCulture);
+                    SumResponse sum = await connection.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [n, n] }, cancellationToken: cancellationToken);
+                    return Text(sum.Sum.ToString(CultureInfo.InvariantCulture));
                 default:
                     throw new ArgumentException($"Unknown test command '{command}'.");
             }
@@ -79,7 +90,8 @@ public static class PipeScenarios
     private static TextMessage Text(string message) => new() { Message = message, From = "server" };
 
     /// <summary>
-    /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS] [receive-thread=0|1]: runs the test service.
+    /// pipe-server NAME [max-frame=N] [peer-timeout=MS] [heartbeat=MS] [handshake-timeout=MS] [receive-mode=Auto|DedicatedThread|ThreadPool]
+    /// [window=BYTES] [max-requests=N] [max-connections=N] [min-rate=BYTES/S] [unhandled=Drop|Queue]: runs the test service.
     /// Prints "READY PATH", "OPENED ID PID" and "CLOSED ID REASON MESSAGE" per connection; stops when stdin closes or
     /// reads "stop", then prints "STOPPED".
     /// </summary>
@@ -106,8 +118,8 @@ public static class PipeScenarios
     [Scenario("pipe-client-wait")]
     internal static async Task<int> ClientWaitAsync(string[] args)
     {
-        await using PipeClient client = await PipeClient.ConnectAsync(args[0], Deadline);
-        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, Timeout.InfiniteTimeSpan);
+        await using PipeClient client = await PipeClient.ConnectAsync(args[0], timeout: Deadline);
+        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, Timeout.InfiniteTimeSpan).AsTask();
         Scenarios.Ready(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         await pending;
         return 0;
@@ -122,7 +134,7 @@ public static class PipeScenarios
         var clients = new PipeClient[connections];
         for (int c = 0; c < connections; c++)
         {
-            clients[c] = await PipeClient.ConnectAsync(args[0], Deadline);
+            clients[c] = await PipeClient.ConnectAsync(args[0], timeout: Deadline);
         }
 
         Scenarios.Ready();
@@ -150,7 +162,11 @@ public static class PipeScenarios
         return 0;
     }
 
-    /// <summary>pipe-connect-path PATH: connects a bare socket to PATH; prints CONNECTED, or DENIED when permission is refused (exit 0 both).</summary>
+    /// <summary>
+    /// pipe-connect-path PATH [hello]: connects a bare socket to PATH; prints CONNECTED, or DENIED when permission is
+    /// refused (exit 0 both). With "hello" it then sends a hello, reads until the other side closes and prints
+    /// "RECEIVED N" with the number of bytes it got.
+    /// </summary>
     [Scenario("pipe-connect-path")]
     internal static async Task<int> ConnectPathAsync(string[] args)
     {
@@ -163,6 +179,37 @@ public static class PipeScenarios
         catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
         {
             Line("DENIED");
+            return 0;
+        }
+
+        if (args.Length > 1 && args[1] == "hello")
+        {
+            byte[] frame = new byte[16 + 24];
+            frame[0] = 24;
+            "IPCK"u8.CopyTo(frame.AsSpan(16));
+            frame[20] = 2;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(24), 1 << 20);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(28), Environment.ProcessId);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(32), 1 << 20);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(36), 256);
+            long received = 0;
+            byte[] buffer = new byte[4096];
+            try
+            {
+                // A server that refuses at once may have closed before the hello goes: broken pipe, also the end.
+                await socket.SendAsync(frame);
+                int read;
+                while ((read = await socket.ReceiveAsync(buffer).WaitAsync(Deadline)) > 0)
+                {
+                    received += read;
+                }
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Reset: the end, as much as a close.
+            }
+
+            Line($"RECEIVED {received}");
         }
 
         return 0;
@@ -174,10 +221,27 @@ public static class PipeScenarios
         TimeSpan peerTimeout = TimeSpan.FromSeconds(2);
         TimeSpan heartbeat = TimeSpan.FromMilliseconds(500);
         TimeSpan handshake = TimeSpan.FromSeconds(5);
-        bool receiveThread = false;
+        PipeReceiveMode receiveMode = PipeReceiveMode.Auto;
+        int window = 1024 * 1024;
+        int maxRequests = 256;
+        int maxConnections = 1024;
+        int minRate = 64 * 1024;
+        PipeUnhandledMessages unhandled = PipeUnhandledMessages.Drop;
         foreach (string setting in settings)
         {
             string[] pair = setting.Split('=', 2);
+            if (pair[0] == "receive-mode")
+            {
+                receiveMode = Enum.Parse<PipeReceiveMode>(pair[1], ignoreCase: true);
+                continue;
+            }
+
+            if (pair[0] == "unhandled")
+            {
+                unhandled = Enum.Parse<PipeUnhandledMessages>(pair[1], ignoreCase: true);
+                continue;
+            }
+
             int value = int.Parse(pair[1], CultureInfo.InvariantCulture);
             switch (pair[0])
             {
@@ -193,8 +257,17 @@ public static class PipeScenarios
                 case "handshake-timeout":
                     handshake = TimeSpan.FromMilliseconds(value);
                     break;
-                case "receive-thread":
-                    receiveThread = value != 0;
+                case "window":
+                    window = value;
+                    break;
+                case "max-requests":
+                    maxRequests = value;
+                    break;
+                case "max-connections":
+                    maxConnections = value;
+                    break;
+                case "min-rate":
+                    minRate = value;
                     break;
                 default:
                     throw new ArgumentException($"Unknown pipe-server setting '{setting}'.");
@@ -207,7 +280,13 @@ public static class PipeScenarios
             PeerTimeout = peerTimeout,
             HeartbeatInterval = heartbeat,
             HandshakeTimeout = handshake,
-            DedicatedReceiveThread = receiveThread,
+            ReceiveMode = receiveMode,
+            InlineCompletions = receiveMode != PipeReceiveMode.ThreadPool,
+            ReceiveBufferLimit = window,
+            MaxConcurrentRequestsPerConnection = maxRequests,
+            MaxConnections = maxConnections,
+            MinBodyDataRate = minRate,
+            UnhandledMessages = unhandled,
         };
     }
 
@@ -225,16 +304,13 @@ public static class PipeScenarios
         private long _bytes;
         private Fnv1a64 _hash;
 
-        public void Add(ReadOnlySequence<byte> body)
+        public void Add(ReadOnlySpan<byte> body)
         {
             lock (_gate)
             {
                 _count++;
                 _bytes += body.Length;
-                foreach (ReadOnlyMemory<byte> segment in body)
-                {
-                    _hash.Append(segment.Span);
-                }
+                _hash.Append(body);
             }
         }
 

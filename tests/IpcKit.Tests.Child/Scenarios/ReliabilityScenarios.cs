@@ -247,7 +247,7 @@ internal static class ReliabilityScenarios
                     continue;
                 }
             }
-            catch (IpcPeerGoneException exception) when (exception.Reason == PeerGoneReason.Closed)
+            catch (IpcPeerGoneException exception) when (exception.Reason == IpcCloseReason.PeerClosed)
             {
                 Console.Out.WriteLine($"DONE {processed}");
                 return Task.FromResult(0);
@@ -300,16 +300,16 @@ internal static class ReliabilityScenarios
     [Scenario("chaos-pipe-client")]
     internal static async Task<int> ChaosPipeClientAsync(string[] args)
     {
-        await using PipeClient client = await PipeClient.ConnectAsync(args[0], TimeSpan.FromSeconds(30));
-        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, Timeout.InfiniteTimeSpan);
+        await using PipeClient client = await PipeClient.ConnectAsync(args[0], timeout: TimeSpan.FromSeconds(30));
+        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, Timeout.InfiniteTimeSpan).AsTask();
         Scenarios.Ready(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         byte[] body = new byte[256];
         for (long i = 0; ; i++)
         {
             BinaryPrimitives.WriteInt64LittleEndian(body, i);
             await client.SendRawAsync(body);
-            byte[] echo = await client.RequestRawAsync(body, TimeSpan.FromSeconds(30));
-            if (!echo.AsSpan().SequenceEqual(body))
+            IpcMessage echo = await client.RequestRawAsync(body, timeout: TimeSpan.FromSeconds(30));
+            if (!echo.Body.Span.SequenceEqual(body))
             {
                 return 4;
             }
@@ -383,7 +383,7 @@ internal static class ReliabilityScenarios
                         continue;
                     }
                 }
-                catch (IpcPeerGoneException gone) when (gone.Reason == PeerGoneReason.Closed)
+                catch (IpcPeerGoneException gone) when (gone.Reason == IpcCloseReason.PeerClosed)
                 {
                     // The writer detaches only once told to stop, and "stop" reaches this process a moment later
                     // (found by the 10-minute soak). A writer that died is still a failure.
@@ -422,7 +422,7 @@ internal static class ReliabilityScenarios
         server.ConnectionOpened += (_, _) => Counters.Add(ref counters.Connects, 1);
         server.ConnectionClosed += (_, e) =>
         {
-            if (e.Connection.CloseInfo?.Reason is not (PipeCloseReason.PeerClosed or PipeCloseReason.Local))
+            if (e.Connection.CloseInfo?.Reason is not (IpcCloseReason.PeerClosed or IpcCloseReason.Local))
             {
                 Counters.Add(ref counters.Errors, 1);
                 Console.Out.WriteLine($"UNEXPECTED-CLOSE {e.Connection.CloseInfo?.Reason} {e.Connection.CloseInfo?.Exception.Message}");
@@ -467,9 +467,9 @@ internal static class ReliabilityScenarios
                 sent++;
                 sentBytes += size;
                 Counters.Add(ref counters.Messages, 1);
-                byte[] echo = await client.RequestRawAsync(body.AsMemory(0, size), TimeSpan.FromSeconds(30));
+                IpcMessage echo = await client.RequestRawAsync(body.AsMemory(0, size), timeout: TimeSpan.FromSeconds(30));
                 SumResponse sum = await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [sent, size] }, TimeSpan.FromSeconds(30));
-                if (!echo.AsSpan().SequenceEqual(body.AsSpan(0, size)) || sum.Sum != sent + size)
+                if (!echo.Body.Span.SequenceEqual(body.AsSpan(0, size)) || sum.Sum != sent + size)
                 {
                     Console.Error.WriteLine("a wrong answer");
                     return 4;

@@ -56,11 +56,11 @@ public sealed class SerializerTests : RingTestBase
     {
         string name = UniqueName.Next("notcontract");
         await using TestServer server = TestServer.InProcess(name);
-        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
 
         var error = await Assert.ThrowsAsync<ArgumentException>(async () => await client.SendAsync(new NotAContract { Value = 1 }));
         Assert.Contains("is not a MessagePack contract", error.Message, StringComparison.Ordinal);
-        Assert.Equal("still here"u8.ToArray(), await client.RequestRawAsync("still here"u8.ToArray(), TestTimeouts.Unexpected));
+        Assert.Equal("still here"u8.ToArray(), (await client.RequestRawAsync("still here"u8.ToArray(), timeout: TestTimeouts.Unexpected)).Body.ToArray());
     }
 
     [Fact]

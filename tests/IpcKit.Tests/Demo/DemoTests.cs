@@ -151,6 +151,6 @@ public sealed class DemoTests
             Assert.Empty(Directory.GetFiles(folder, $"{id}.*").Concat(Directory.GetFiles(folder, $"{id}-light.*")));
         }
 
-        Assert.False(File.Exists(IpcKit.Pipes.PipeServer.GetPath(id)), "The demo's pipe socket is still there.");
+        Assert.False(File.Exists(IpcName.GetPipePath(id)), "The demo's pipe socket is still there.");
     }
 }

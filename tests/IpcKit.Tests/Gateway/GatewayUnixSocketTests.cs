@@ -13,7 +13,7 @@ public sealed class GatewayUnixSocketTests : GatewayTestBase
     public async Task This_user_reaches_the_gateway_over_its_unix_socket_with_the_token()
     {
         string path = Gateway.UnixSocketPath!;
-        Assert.Equal(Path.Combine(Path.GetDirectoryName(IpcKit.Pipes.PipeServer.GetPath("x"))!, $"gateway-{Environment.ProcessId}.sock"), path);
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(IpcName.GetPipePath("x"))!, $"gateway-{Environment.ProcessId}.sock"), path);
         AssertStatus(200, await GatewayClients.CurlAsync("GET", new Uri("http://localhost/contracts"), Token, extra: ["--unix-socket", path]));
         AssertStatus(401, await GatewayClients.CurlAsync("GET", new Uri("http://localhost/contracts"), extra: ["--unix-socket", path]));
         await Gateway.StopAsync();

@@ -62,9 +62,9 @@ public sealed class PairedProcessTests
     }
 
     [Theory]
-    [InlineData(42, PeerGoneReason.Died)]
-    [InlineData(0, PeerGoneReason.Closed)]
-    public async Task A_child_that_exits_before_ready_fails_at_once_with_its_exit_code_and_stderr(int exitCode, PeerGoneReason reason)
+    [InlineData(42, IpcCloseReason.PeerDied)]
+    [InlineData(0, IpcCloseReason.PeerClosed)]
+    public async Task A_child_that_exits_before_ready_fails_at_once_with_its_exit_code_and_stderr(int exitCode, IpcCloseReason reason)
     {
         // A deadline far beyond the test's own: only the exit can end the wait in time.
         PairedProcessOptions options = Scenario("host-crash", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture), readyTimeout: TimeSpan.FromMinutes(10));

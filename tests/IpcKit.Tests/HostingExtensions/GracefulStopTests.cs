@@ -21,10 +21,10 @@ public sealed class GracefulStopTests
             ipc => ipc.AddPipeServer("calc", s => s.AddHandler<SumHandler>()),
             new Dictionary<string, string?> { ["IpcKit:Pipes:calc:Name"] = pipe },
             services: HostedHandlerTests.Register(journal));
-        await using PipeClient client = await PipeClient.ConnectAsync(pipe, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(pipe, timeout: TestTimeouts.Unexpected);
 
         Task<SumResponse>[] requests = [.. Enumerable.Range(1, inFlight).Select(i =>
-            client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, 100] }, TestTimeouts.Unexpected))];
+            client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, 100] }, TestTimeouts.Unexpected).AsTask())];
         await journal.WaitForAsync(j => j.Entered == inFlight);
 
         // The stop begins while all of them are inside their handler.
@@ -33,7 +33,7 @@ public sealed class GracefulStopTests
         Assert.False(stopped.IsCompleted, "The host stopped with requests still in their handlers.");
 
         PipeRemoteException refused = await Assert.ThrowsAsync<PipeRemoteException>(
-            () => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }, TestTimeouts.Unexpected));
+            () => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }, TestTimeouts.Unexpected).AsTask());
         Assert.Contains("is stopping", refused.Message, StringComparison.Ordinal);
 
         journal.Gate.SetResult();
@@ -55,8 +55,8 @@ public sealed class GracefulStopTests
             new Dictionary<string, string?> { ["IpcKit:Pipes:calc:Name"] = pipe },
             shutdownTimeout: TestTimeouts.Expected,
             services: HostedHandlerTests.Register(journal));
-        await using PipeClient client = await PipeClient.ConnectAsync(pipe, TestTimeouts.Unexpected);
-        Task<SumResponse> request = client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(pipe, timeout: TestTimeouts.Unexpected);
+        Task<SumResponse> request = client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }, TestTimeouts.Unexpected).AsTask();
         await journal.WaitForAsync(j => j.Entered == 1);
 
         // The host's own token (its shutdown timeout) ends the wait: the stop completes although the handler never does.

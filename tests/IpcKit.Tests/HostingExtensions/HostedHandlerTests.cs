@@ -22,7 +22,7 @@ public sealed class HostedHandlerTests
             ipc => ipc.AddPipeServer("calc", s => s.AddHandler<SumHandler>()),
             new Dictionary<string, string?> { ["IpcKit:Pipes:calc:Name"] = pipe },
             services: Register(journal));
-        await using PipeClient client = await PipeClient.ConnectAsync(pipe, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(pipe, timeout: TestTimeouts.Unexpected);
 
         for (int i = 1; i <= 3; i++)
         {
@@ -82,10 +82,10 @@ public sealed class HostedHandlerTests
             ipc => ipc.AddPipeServer("calc", s => s.AddHandler<SumHandler>()),
             new Dictionary<string, string?> { ["IpcKit:Pipes:calc:Name"] = pipe },
             services: Register(journal));
-        await using PipeClient client = await PipeClient.ConnectAsync(pipe, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(pipe, timeout: TestTimeouts.Unexpected);
 
         PipeRemoteException failure = await Assert.ThrowsAsync<PipeRemoteException>(
-            () => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [] }, TestTimeouts.Unexpected));
+            () => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [] }, TestTimeouts.Unexpected).AsTask());
         Assert.Contains("nothing to add", failure.Message, StringComparison.Ordinal);
 
         // The connection goes on.

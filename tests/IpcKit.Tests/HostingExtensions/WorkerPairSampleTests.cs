@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using IpcKit.Pipes;
 
 namespace IpcKit.Tests.HostingExtensions;
 
@@ -58,7 +57,7 @@ public sealed partial class WorkerPairSampleTests
         Assert.Contains(parent.Lines, line => line.Contains("Pipe server 'calc' stopped: 3 requests and messages handled, 0 refused", StringComparison.Ordinal));
         Assert.False(IsRunning(child), $"The child {child} outlived its parent.");
         Assert.Empty(Directory.GetFiles("/dev/shm", $"*{ring}*"));
-        Assert.False(File.Exists(PipeServer.GetPath(pipe)), "The pipe's socket outlived its server.");
+        Assert.False(File.Exists(IpcName.GetPipePath(pipe)), "The pipe's socket outlived its server.");
     }
 
     private static bool IsRunning(int processId)

@@ -23,27 +23,27 @@ public sealed class BridgePipeTests : BridgeTestBase
         await using PipeServer server = StartService(pipeA);
         await StartBridgeAsync("serve", pipeA, subject);
         await StartBridgeAsync("connect", subject, pipeB, "--request-timeout", "1500");
-        await using PipeClient client = await PipeClient.ConnectAsync(pipeB, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(pipeB, timeout: TestTimeouts.Unexpected);
 
         SumResponse sum = await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1, 2, 39] });
         Assert.Equal(42, sum.Sum);
         Assert.Equal(Environment.ProcessId, sum.ProcessId);
 
         // Many in flight at once, each with its own answer.
-        SumResponse[] answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, 1] })));
+        SumResponse[] answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, 1] }).AsTask()));
         Assert.Equal(Enumerable.Range(1, 64).Select(i => (long)i), answers.Select(a => a.Sum));
 
         // The remote handler's exception: its type and message, as from a local server.
-        var failed = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [-1] }));
+        var failed = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [-1] }).AsTask());
         Assert.Equal("System.InvalidOperationException", failed.RemoteType);
         Assert.Equal("negative numbers are refused", failed.RemoteMessage);
 
         // A type the remote server has no handler for: its own "no handler" error comes back.
-        var unknown = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<TextMessage, SumResponse>(new TextMessage { Message = "?" }));
+        var unknown = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<TextMessage, SumResponse>(new TextMessage { Message = "?" }).AsTask());
         Assert.Equal("IpcKit.Pipes.NoHandler", unknown.RemoteType);
 
         // A handler slower than the bridge's request timeout: the caller gets a timeout error, not a hang.
-        var slow = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1_000_000] }, TestTimeouts.Unexpected));
+        var slow = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1_000_000] }, TestTimeouts.Unexpected).AsTask());
         Assert.Equal(typeof(TimeoutException).FullName, slow.RemoteType);
 
         // One-way messages arrive at the remote server's handler, in order.
@@ -67,10 +67,10 @@ public sealed class BridgePipeTests : BridgeTestBase
         string pipeB = UniqueName.Next("pipeB");
         string subject = Subject("absent");
         await StartBridgeAsync("connect", subject, pipeB);
-        await using PipeClient client = await PipeClient.ConnectAsync(pipeB, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(pipeB, timeout: TestTimeouts.Unexpected);
 
         // Nobody subscribed to the subject: NATS says so at once.
-        var nobody = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }));
+        var nobody = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }).AsTask());
         Assert.Equal("IpcKit.Nats.NoResponders", nobody.RemoteType);
         Assert.Contains(subject, nobody.RemoteMessage, StringComparison.Ordinal);
 
@@ -79,7 +79,7 @@ public sealed class BridgePipeTests : BridgeTestBase
         await StartBridgeAsync("serve", pipeA, subject);
         Assert.Equal(3, (await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1, 2] })).Sum);
         await server.DisposeAsync();
-        var gone = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }));
+        var gone = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1] }).AsTask());
         Assert.Equal("IpcKit.Nats.Unavailable", gone.RemoteType);
         await using PipeServer again = StartService(pipeA);
         Assert.Equal(7, (await client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [3, 4] })).Sum);
@@ -103,7 +103,7 @@ public sealed class BridgePipeTests : BridgeTestBase
 
             return new SumResponse { Sum = request.Numbers.Sum(), Count = request.Numbers.Length, ProcessId = Environment.ProcessId };
         });
-        server.HandleMessage<TextMessage>((message, _) => _oneWay.Writer.WriteAsync(message));
+        server.HandleMessage<TextMessage>((message, _, cancellationToken) => _oneWay.Writer.WriteAsync(message, cancellationToken));
         server.Start();
         return server;
     }

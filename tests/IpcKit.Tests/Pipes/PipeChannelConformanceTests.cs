@@ -22,6 +22,9 @@ public abstract class PipeChannelConformanceTests
     protected Task<PipeClient> ConnectAsync(string name) =>
         PipeClient.ConnectAsync(name, ClientOptions, Connect, TestTimeouts.UnexpectedToken());
 
+    protected static Task<TextMessage> Ask(PipeClient client, string command, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        client.RequestAsync<TextMessage, TextMessage>(Text(command), timeout, cancellationToken).AsTask();
+
     protected static TextMessage Text(string message) => new() { Message = message, From = "test" };
 
     [Fact]
@@ -50,9 +53,10 @@ public abstract class PipeChannelConformanceTests
         byte[] body = new byte[size];
         Random.Shared.NextBytes(body);
 
-        byte[] answer = await client.RequestRawAsync(body);
+        IpcMessage answer = await client.RequestRawAsync(body);
 
-        Assert.Equal(body, answer);
+        Assert.Equal(body, answer.Body.ToArray());
+        Assert.Equal(0, answer.TypeId);
     }
 
     [Fact]
@@ -61,14 +65,14 @@ public abstract class PipeChannelConformanceTests
         await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
         await using PipeClient client = await ConnectAsync(server.Name);
 
-        Task<TextMessage> slow = client.RequestAsync<TextMessage, TextMessage>(Text("wait:gate"));
-        Task<TextMessage>[] fast = [.. Enumerable.Range(0, 50).Select(i => client.RequestAsync<TextMessage, TextMessage>(Text($"echo:{i}")))];
+        Task<TextMessage> slow = Ask(client, "wait:gate");
+        Task<TextMessage>[] fast = [.. Enumerable.Range(0, 50).Select(i => Ask(client, $"echo:{i}"))];
         TextMessage[] fastAnswers = await Task.WhenAll(fast).WaitAsync(TestTimeouts.Unexpected);
 
         // Sent first, still unanswered while everything after it was answered: the answers overtook it.
         Assert.False(slow.IsCompleted);
         Assert.Equal(Enumerable.Range(0, 50).Select(i => i.ToString(CultureInfo.InvariantCulture)), fastAnswers.Select(answer => answer.Message));
-        await client.RequestAsync<TextMessage, TextMessage>(Text("release:gate"));
+        await Ask(client, "release:gate");
         Assert.Equal("released gate", (await slow.WaitAsync(TestTimeouts.Unexpected)).Message);
     }
 
@@ -79,7 +83,7 @@ public abstract class PipeChannelConformanceTests
         await using PipeClient client = await ConnectAsync(server.Name);
 
         Task<SumResponse>[] requests = [.. Enumerable.Range(0, 3000).Select(i =>
-            client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, i, 1] }))];
+            client.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [i, i, 1] }).AsTask())];
         SumResponse[] answers = await Task.WhenAll(requests).WaitAsync(TestTimeouts.Unexpected);
 
         Assert.Equal(Enumerable.Range(0, 3000).Select(i => 2L * i + 1), answers.Select(answer => answer.Sum));
@@ -91,7 +95,7 @@ public abstract class PipeChannelConformanceTests
         await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
         await using PipeClient client = await ConnectAsync(server.Name);
 
-        var error = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<TextMessage, TextMessage>(Text("throw:out of toys")));
+        var error = await Assert.ThrowsAsync<PipeRemoteException>(() => Ask(client, "throw:out of toys"));
 
         Assert.Equal(typeof(InvalidOperationException).FullName, error.RemoteType);
         Assert.Equal("out of toys", error.RemoteMessage);
@@ -105,7 +109,7 @@ public abstract class PipeChannelConformanceTests
         await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
         await using PipeClient client = await ConnectAsync(server.Name);
 
-        var error = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<Toy, Toy>(new Toy { Name = "bear" }));
+        var error = await Assert.ThrowsAsync<PipeRemoteException>(() => client.RequestAsync<Toy, Toy>(new Toy { Name = "bear" }).AsTask());
 
         Assert.Equal("IpcKit.Pipes.NoHandler", error.RemoteType);
         Assert.True(client.Connection.IsConnected);
@@ -117,8 +121,8 @@ public abstract class PipeChannelConformanceTests
         await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
         await using PipeClient client = await ConnectAsync(server.Name);
 
-        await Assert.ThrowsAsync<TimeoutException>(() => client.RequestAsync<TextMessage, TextMessage>(Text("wait:late"), TestTimeouts.Expected));
-        await client.RequestAsync<TextMessage, TextMessage>(Text("release:late"));
+        await Assert.ThrowsAsync<TimeoutException>(() => Ask(client, "wait:late", TestTimeouts.Expected));
+        await Ask(client, "release:late");
 
         // The late answer arrived in between and was dropped; the connection is as good as before.
         Assert.Equal("after", (await client.RequestAsync<TextMessage, TextMessage>(Text("echo:after"))).Message);
@@ -131,11 +135,11 @@ public abstract class PipeChannelConformanceTests
         await using PipeClient client = await ConnectAsync(server.Name);
         using var cancellation = new CancellationTokenSource();
 
-        Task<TextMessage> waiting = client.RequestAsync<TextMessage, TextMessage>(Text("wait:cancel"), cancellationToken: cancellation.Token);
+        Task<TextMessage> waiting = Ask(client, "wait:cancel", cancellationToken: cancellation.Token);
         await cancellation.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
-        await client.RequestAsync<TextMessage, TextMessage>(Text("release:cancel"));
+        await Ask(client, "release:cancel");
         Assert.Equal("still", (await client.RequestAsync<TextMessage, TextMessage>(Text("echo:still"))).Message);
     }
 
@@ -161,7 +165,7 @@ public abstract class PipeChannelConformanceTests
         }
 
         // Frames are handled in order, so the answer to this request reflects every message before it.
-        TextMessage stats = await client.RequestAsync<TextMessage, TextMessage>(Text("stats"));
+        TextMessage stats = await Ask(client, "stats");
 
         Assert.Equal($"count={Count} bytes={bytes} fnv1a64={hash}", stats.Message);
     }
@@ -180,7 +184,8 @@ public abstract class PipeChannelConformanceTests
             SendBufferLimit = 1024,
             HeartbeatInterval = TimeSpan.FromSeconds(50),
             PeerTimeout = TimeSpan.FromSeconds(100),
-            DedicatedReceiveThread = ClientOptions?.DedicatedReceiveThread ?? false,
+            ReceiveMode = ClientOptions?.ReceiveMode ?? PipeReceiveMode.Auto,
+            InlineCompletions = ClientOptions?.InlineCompletions ?? true,
         };
         await using PipeClient client = await PipeClient.ConnectAsync(server.Name, options, Connect, TestTimeouts.UnexpectedToken());
         await Task.WhenAll(Enumerable.Range(0, Senders).Select(sender => Task.Run(async () =>
@@ -192,7 +197,7 @@ public abstract class PipeChannelConformanceTests
             }
         }))).WaitAsync(TestTimeouts.Unexpected);
 
-        TextMessage stats = await client.RequestAsync<TextMessage, TextMessage>(Text("stats")).WaitAsync(TestTimeouts.Unexpected);
+        TextMessage stats = await Ask(client, "stats").WaitAsync(TestTimeouts.Unexpected);
 
         Assert.StartsWith($"count={Senders * Each} bytes={Senders * Each * 100} ", stats.Message, StringComparison.Ordinal);
     }
@@ -203,15 +208,16 @@ public abstract class PipeChannelConformanceTests
         await using TestServer server = await StartServerAsync(UniqueName.Next("conf"));
         await using PipeClient client = await ConnectAsync(server.Name);
 
-        await client.RequestAsync<TextMessage, TextMessage>(Text("push:5"));
+        // Messages nobody reads are dropped by default: the reader starts before the pushes are asked for.
+        await using IAsyncEnumerator<TextMessage> messages = client.ReceiveAllAsync<TextMessage>(TestTimeouts.UnexpectedToken()).GetAsyncEnumerator();
+        ValueTask<bool> first = messages.MoveNextAsync();
+        await Ask(client, "push:5");
         var received = new List<string>();
-        await foreach (TextMessage message in client.ReceiveAllAsync<TextMessage>(TestTimeouts.UnexpectedToken()))
+        Assert.True(await first);
+        received.Add(messages.Current.Message);
+        while (received.Count < 5 && await messages.MoveNextAsync())
         {
-            received.Add(message.Message);
-            if (received.Count == 5)
-            {
-                break;
-            }
+            received.Add(messages.Current.Message);
         }
 
         Assert.Equal(["push 0", "push 1", "push 2", "push 3", "push 4"], received);
@@ -224,14 +230,18 @@ public abstract class PipeChannelConformanceTests
         PipeClient[] clients = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ConnectAsync(server.Name)));
         try
         {
-            TextMessage reached = await clients[0].RequestAsync<TextMessage, TextMessage>(Text("broadcast:hello all"));
+            IAsyncEnumerator<TextMessage>[] readers = [.. clients.Select(client => client.ReceiveAllAsync<TextMessage>(TestTimeouts.UnexpectedToken()).GetAsyncEnumerator())];
+            Task<bool>[] firsts = [.. readers.Select(reader => reader.MoveNextAsync().AsTask())];
+            TextMessage reached = await Ask(clients[0], "broadcast:hello all");
 
             Assert.Equal("3", reached.Message);
-            foreach (PipeClient client in clients)
+            foreach (IAsyncEnumerator<TextMessage> reader in readers)
             {
-                await using IAsyncEnumerator<TextMessage> messages = client.ReceiveAllAsync<TextMessage>(TestTimeouts.UnexpectedToken()).GetAsyncEnumerator();
-                Assert.True(await messages.MoveNextAsync());
-                Assert.Equal("hello all", messages.Current.Message);
+                await using (reader)
+                {
+                    Assert.True(await firsts[Array.IndexOf(readers, reader)]);
+                    Assert.Equal("hello all", reader.Current.Message);
+                }
             }
         }
         finally
@@ -252,10 +262,10 @@ public abstract class PipeChannelConformanceTests
         Assert.Equal(64 * 1024, client.Connection.PeerMaxFrameSize);
         var error = await Assert.ThrowsAsync<ArgumentException>(async () => await client.SendRawAsync(new byte[64 * 1024 + 1]));
         Assert.Contains("65536", error.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestRawAsync(new byte[100_000]));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestRawAsync(new byte[100_000]).AsTask());
 
         // Nothing was sent, so the connection is fine, and exactly the limit still passes.
-        Assert.Equal(64 * 1024, (await client.RequestRawAsync(new byte[64 * 1024])).Length);
+        Assert.Equal(64 * 1024, (await client.RequestRawAsync(new byte[64 * 1024])).Body.Length);
     }
 
     [Fact]
@@ -267,9 +277,9 @@ public abstract class PipeChannelConformanceTests
 
         await client.DisposeAsync();
 
-        Assert.Equal(PipeCloseReason.Local, (await client.Completion).Reason);
-        Assert.StartsWith(nameof(PipeCloseReason.PeerClosed), await server.NextClosedAsync(), StringComparison.Ordinal);
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.RequestRawAsync(new byte[] { 1 }));
+        Assert.Equal(IpcCloseReason.Local, (await client.Completion).Reason);
+        Assert.StartsWith(nameof(IpcCloseReason.PeerClosed), await server.NextClosedAsync(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.RequestRawAsync(new byte[] { 1 }).AsTask());
     }
 
     [Fact]
@@ -277,13 +287,13 @@ public abstract class PipeChannelConformanceTests
     {
         TestServer server = await StartServerAsync(UniqueName.Next("conf"));
         await using PipeClient client = await ConnectAsync(server.Name);
-        Task<TextMessage> pending = client.RequestAsync<TextMessage, TextMessage>(Text("wait:never"));
+        Task<TextMessage> pending = Ask(client, "wait:never");
         await client.RequestRawAsync(new byte[] { 1 });
 
         await server.DisposeAsync();
 
         var gone = await Assert.ThrowsAsync<IpcPeerGoneException>(() => pending.WaitAsync(TestTimeouts.Unexpected));
-        Assert.Equal(PeerGoneReason.Closed, gone.Reason);
-        Assert.Equal(PipeCloseReason.PeerClosed, (await client.Completion.WaitAsync(TestTimeouts.Unexpected)).Reason);
+        Assert.Equal(IpcCloseReason.PeerClosed, gone.Reason);
+        Assert.Equal(IpcCloseReason.PeerClosed, (await client.Completion.WaitAsync(TestTimeouts.Unexpected)).Reason);
     }
 }

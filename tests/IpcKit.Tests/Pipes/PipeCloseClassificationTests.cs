@@ -16,7 +16,7 @@ public sealed class PipeCloseClassificationTests
 
         // A 2 ms heartbeat keeps the server writing pings, so many of them meet a client that has just closed.
         var options = new PipeServerOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(2), PeerTimeout = TimeSpan.FromSeconds(30) };
-        var reasons = new System.Collections.Concurrent.ConcurrentBag<PipeCloseReason>();
+        var reasons = new System.Collections.Concurrent.ConcurrentBag<IpcCloseReason>();
         var allClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new PipeServer(name, options);
         server.ConnectionClosed += (_, e) =>
@@ -27,13 +27,13 @@ public sealed class PipeCloseClassificationTests
                 allClosed.TrySetResult();
             }
         };
-        server.HandleRequest<int, int>(value => value + 1);
+        server.HandleRequest<int, int>((value, _, _) => ValueTask.FromResult(value + 1));
         server.Start();
 
         using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected * 2);
         for (int i = 0; i < Clients; i++)
         {
-            await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected, deadline.Token);
+            await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected, cancellationToken: deadline.Token);
             Assert.Equal(i + 1, await client.RequestAsync<int, int>(i, TestTimeouts.Unexpected, deadline.Token));
 
             // Vary how long the connection idles (and how many pings arrive unread) before the close races the
@@ -43,6 +43,6 @@ public sealed class PipeCloseClassificationTests
 
         await allClosed.Task.WaitAsync(deadline.Token);
 
-        Assert.All(reasons, reason => Assert.Equal(PipeCloseReason.PeerClosed, reason));
+        Assert.All(reasons, reason => Assert.Equal(IpcCloseReason.PeerClosed, reason));
     }
 }

@@ -43,13 +43,34 @@ public sealed class PipeProtocolTests
         Assert.Throws<IpcProtocolException>(() => FrameHeader.TryRead(ref oversize, 1024, out _, out _));
     }
 
+    [Theory]
+    [InlineData(1024u, true)]
+    [InlineData(1025u, false)]
+    [InlineData(0x7FFF_FFFFu, false)]
+    [InlineData(0x8000_0000u, false)]
+    [InlineData(uint.MaxValue, false)]
+    public void A_frame_length_is_checked_as_unsigned_at_the_exact_limit(uint length, bool accepted)
+    {
+        byte[] header = RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: length);
+
+        if (accepted)
+        {
+            Assert.Equal(FrameHeader.Size + (int)length, FrameHeader.Peek(header, 1024, out FrameHeader parsed));
+            Assert.Equal((int)length, parsed.BodyLength);
+            return;
+        }
+
+        var error = Assert.Throws<IpcProtocolException>(() => FrameHeader.Peek(header, 1024, out _));
+        Assert.Contains($"{length}-byte body", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_documented_hello_is_what_a_side_sends()
     {
         byte[] body = new byte[PipeProtocol.HelloSize];
-        PipeProtocol.WriteHello(body, PipeProtocol.Version, 16 * 1024 * 1024, 4242);
+        PipeProtocol.WriteHello(body, new PipeProtocol.Hello(PipeProtocol.Version, 16 * 1024 * 1024, 4242, 1024 * 1024, 256));
 
-        Assert.Equal(Convert.FromHexString("4950434B" + "0100" + "0000" + "00000001" + "92100000"), body);
+        Assert.Equal(Convert.FromHexString("4950434B" + "0200" + "0000" + "00000001" + "92100000" + "00001000" + "00010000"), body);
     }
 
     [Fact]

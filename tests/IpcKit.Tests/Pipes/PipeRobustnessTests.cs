@@ -21,13 +21,17 @@ public sealed class PipeRobustnessTests
             // name, handshake first, bytes, what the server's logged reason must contain
             { "text instead of frames", false, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), "Unknown frame kind 47" },
             { "a huge length", false, [0xFF, 0xFF, 0xFF, 0x7F, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2147483647-byte body" },
+
+            // Lengths that a signed comparison would take for negative, hence below the limit.
+            { "a length of 2^31", true, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: 0x8000_0000), "2147483648-byte body" },
+            { "a length of 2^32 - 1", true, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: uint.MaxValue), "4294967295-byte body" },
             { "a first frame that is not a hello", false, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [1, 2, 3]), "first frame must be a hello" },
             { "a hello without the magic", false, RawPipeClient.Frame(RawPipeClient.Hello, 0, 0, notMagic), "magic" },
             { "random bytes after the handshake", true, randomBytes, "" },
             { "an oversize frame header alone", true, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [], announcedLength: 64 * 1024 + 1), "65537-byte body" },
             { "an unknown frame kind", true, RawPipeClient.Frame(9, 0, 0, [1]), "Unknown frame kind 9" },
             { "non-zero reserved bytes", true, RawPipeClient.Frame(RawPipeClient.Message, 0, 0, [1], flags: 1), "must be zero" },
-            { "a request body that is not its type", true, RawPipeClient.Frame(RawPipeClient.Request, 1, MessageTypeId.Of<SumRequest>(), badSum), "not a valid IpcKit.Contracts.SumRequest" },
+            { "a request body that is not its type", true, RawPipeClient.Frame(RawPipeClient.Request, 1, MessageTypeId.Of<SumRequest>(), badSum), "not a valid SumRequest (0x49b9f160)" },
             { "a second hello", true, RawPipeClient.HelloFrame(), "Hello frame after the handshake" },
         };
     }
@@ -38,7 +42,7 @@ public sealed class PipeRobustnessTests
     {
         Skip.If(OperatingSystem.IsWindows(), "The raw client speaks to a Unix socket.");
         await using TestServer server = await TestServer.ChildAsync(UniqueName.Next("bad"), "max-frame=65536");
-        await using PipeClient good = await PipeClient.ConnectAsync(server.Name, TestTimeouts.Unexpected);
+        await using PipeClient good = await PipeClient.ConnectAsync(server.Name, timeout: TestTimeouts.Unexpected);
 
         using (RawPipeClient bad = await RawPipeClient.ConnectAsync(server.Name))
         {
@@ -55,13 +59,13 @@ public sealed class PipeRobustnessTests
         }
 
         string closed = await server.NextClosedAsync();
-        Assert.StartsWith(nameof(PipeCloseReason.ProtocolViolation), closed, StringComparison.Ordinal);
+        Assert.StartsWith(nameof(IpcCloseReason.ProtocolViolation), closed, StringComparison.Ordinal);
         Assert.Contains(reason, closed, StringComparison.Ordinal);
 
         // The connection that was there all along, and a new one, are both served.
         Assert.Equal(6, (await good.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1, 2, 3] })).Sum);
-        await using PipeClient later = await PipeClient.ConnectAsync(server.Name, TestTimeouts.Unexpected);
-        Assert.Equal(new byte[] { 7 }, await later.RequestRawAsync(new byte[] { 7 }));
+        await using PipeClient later = await PipeClient.ConnectAsync(server.Name, timeout: TestTimeouts.Unexpected);
+        Assert.Equal(new byte[] { 7 }, (await later.RequestRawAsync(new byte[] { 7 })).Body.ToArray());
     }
 
     [SkippableFact]
@@ -79,10 +83,10 @@ public sealed class PipeRobustnessTests
         }
 
         string closed = await server.NextClosedAsync();
-        Assert.StartsWith(nameof(PipeCloseReason.ProtocolViolation), closed, StringComparison.Ordinal);
+        Assert.StartsWith(nameof(IpcCloseReason.ProtocolViolation), closed, StringComparison.Ordinal);
         Assert.Contains("truncated", closed, StringComparison.Ordinal);
-        await using PipeClient good = await PipeClient.ConnectAsync(server.Name, TestTimeouts.Unexpected);
-        Assert.Equal(new byte[] { 1 }, await good.RequestRawAsync(new byte[] { 1 }));
+        await using PipeClient good = await PipeClient.ConnectAsync(server.Name, timeout: TestTimeouts.Unexpected);
+        Assert.Equal(new byte[] { 1 }, (await good.RequestRawAsync(new byte[] { 1 })).Body.ToArray());
     }
 
     [SkippableFact]
@@ -92,7 +96,7 @@ public sealed class PipeRobustnessTests
         await using TestServer server = await TestServer.ChildAsync(UniqueName.Next("ver"));
         using RawPipeClient old = await RawPipeClient.ConnectAsync(server.Name);
 
-        await old.SendAsync(RawPipeClient.HelloFrame(version: 2));
+        await old.SendAsync(RawPipeClient.HelloFrame(version: 1));
         var frames = await old.ReadUntilClosedAsync();
 
         var error = Assert.Single(frames);
@@ -100,7 +104,7 @@ public sealed class PipeRobustnessTests
         Assert.Equal(0u, error.CorrelationId);
         string[] fields = MessagePackSerializer.Deserialize<string[]>(error.Body, IpcSerializer.Options);
         Assert.Equal("IpcKit.IpcProtocolException", fields[0]);
-        Assert.Contains("version 2", fields[1], StringComparison.Ordinal);
+        Assert.Contains("version 1", fields[1], StringComparison.Ordinal);
         Assert.Contains("version mismatch", await server.NextClosedAsync(), StringComparison.Ordinal);
     }
 
@@ -113,13 +117,13 @@ public sealed class PipeRobustnessTests
 
         // With receive threads the server waits for the hello in poll(2) on a thread of its own, not in .NET's engine.
         await using TestServer server = await TestServer.ChildAsync(
-            UniqueName.Next("silent"), "handshake-timeout=3000", receiveThread ? "receive-thread=1" : "receive-thread=0");
+            UniqueName.Next("silent"), "handshake-timeout=3000", receiveThread ? "receive-mode=DedicatedThread" : "receive-mode=ThreadPool");
         using RawPipeClient silent = await RawPipeClient.ConnectAsync(server.Name);
 
         // While the silent one holds its connection open, others connect and are served.
         for (int i = 0; i < 3; i++)
         {
-            await using PipeClient good = await PipeClient.ConnectAsync(server.Name, TestTimeouts.Unexpected);
+            await using PipeClient good = await PipeClient.ConnectAsync(server.Name, timeout: TestTimeouts.Unexpected);
             Assert.Equal(3, (await good.RequestAsync<SumRequest, SumResponse>(new SumRequest { Numbers = [1, 2] })).Sum);
         }
 
@@ -130,8 +134,8 @@ public sealed class PipeRobustnessTests
             closed.Add(await server.NextClosedAsync());
         }
 
-        Assert.Equal(3, closed.Count(line => line.StartsWith(nameof(PipeCloseReason.PeerClosed), StringComparison.Ordinal)));
-        string dropped = Assert.Single(closed, line => line.StartsWith(nameof(PipeCloseReason.PeerUnresponsive), StringComparison.Ordinal));
+        Assert.Equal(3, closed.Count(line => line.StartsWith(nameof(IpcCloseReason.PeerClosed), StringComparison.Ordinal)));
+        string dropped = Assert.Single(closed, line => line.StartsWith(nameof(IpcCloseReason.PeerUnresponsive), StringComparison.Ordinal));
         Assert.Contains("handshake", dropped, StringComparison.Ordinal);
     }
 
@@ -147,11 +151,11 @@ public sealed class PipeRobustnessTests
         byte[] request = MessagePackSerializer.Serialize(new TextMessage { Message = "push:1000000" }, IpcSerializer.Options);
         await stuck.SendAsync(RawPipeClient.Frame(RawPipeClient.Request, 1, MessageTypeId.Of<TextMessage>(), request));
 
-        await using PipeClient good = await PipeClient.ConnectAsync(server.Name, TestTimeouts.Unexpected);
+        await using PipeClient good = await PipeClient.ConnectAsync(server.Name, timeout: TestTimeouts.Unexpected);
         for (int i = 0; i < 200; i++)
         {
             byte[] body = BitConverter.GetBytes(i);
-            Assert.Equal(body, await good.RequestRawAsync(body, TestTimeouts.Unexpected));
+            Assert.Equal(body, (await good.RequestRawAsync(body, timeout: TestTimeouts.Unexpected)).Body.ToArray());
         }
 
         TextMessage pushed = await good.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "push:3" });
@@ -168,14 +172,14 @@ public sealed class PipeRobustnessTests
         }
 
         string name = UniqueName.Next("fake");
-        string path = PipeServer.GetPath(name);
+        string path = IpcName.GetPipePath(name);
         PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
         using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
         try
         {
             listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
             listener.Listen(1);
-            Task<PipeClient> connecting = PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+            Task<PipeClient> connecting = PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
             using RawPipeClient fake = RawPipeClient.FromAccepted(await listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected));
             var hello = await fake.ReadFrameAsync();
             Assert.Equal(RawPipeClient.Hello, hello!.Value.Kind);

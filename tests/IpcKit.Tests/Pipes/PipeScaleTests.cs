@@ -1,5 +1,3 @@
-using System.Diagnostics.Metrics;
-using IpcKit.Diagnostics;
 using IpcKit.Pipes;
 using IpcKit.Tests.Child;
 
@@ -43,60 +41,26 @@ public sealed class PipeScaleTests
     }
 
     [Fact]
-    public async Task Messages_bytes_requests_and_connections_are_measured()
+    public async Task Messages_bytes_requests_drops_and_connections_are_measured_exactly()
     {
-        long sent = 0;
-        long bytes = 0;
-        long requests = 0;
-        long connections = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == IpcMeter.Name && instrument.Name.StartsWith("ipckit.pipe.", StringComparison.Ordinal))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
-        {
-            switch (instrument.Name)
-            {
-                case "ipckit.pipe.messages.sent":
-                    Interlocked.Add(ref sent, value);
-                    break;
-                case "ipckit.pipe.bytes.sent":
-                    Interlocked.Add(ref bytes, value);
-                    break;
-                case "ipckit.pipe.requests":
-                    Interlocked.Add(ref requests, value);
-                    break;
-                case "ipckit.pipe.connections":
-                    if (value > 0)
-                    {
-                        Interlocked.Add(ref connections, value);
-                    }
+        // In a process of its own: the instruments are process-wide, and here other tests' traffic would count too.
+        using ChildProcess child = ChildProcess.Start("pipe-metrics");
+        await child.WaitForLineAsync("DONE");
+        await child.AssertExitCodeAsync(0);
+        Dictionary<string, long> totals = child.Lines
+            .Select(line => line.Split(' '))
+            .Where(fields => fields.Length == 2 && fields[0] != "DONE")
+            .ToDictionary(fields => fields[0], fields => long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture));
 
-                    break;
-            }
-        });
-        listener.Start();
-
-        string name = UniqueName.Next("metrics");
-        await using (TestServer server = TestServer.InProcess(name))
-        {
-            await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
-            for (int i = 0; i < 100; i++)
-            {
-                await client.SendRawAsync(new byte[10]);
-            }
-
-            await client.RequestRawAsync(new byte[10]);
-        }
-
-        // Other tests run in parallel and count too, hence "at least".
-        Assert.True(Interlocked.Read(ref sent) >= 102, $"messages sent: {sent}");
-        Assert.True(Interlocked.Read(ref bytes) >= 102 * 26, $"bytes sent: {bytes}");
-        Assert.True(Interlocked.Read(ref requests) >= 1, $"requests: {requests}");
-        Assert.True(Interlocked.Read(ref connections) >= 2, $"connections opened: {connections}");
+        // 100 raw messages, 3 Toys nobody takes and a request from the client, the answer from the server.
+        Assert.Equal(105, totals["ipckit.pipe.messages.sent"]);
+        Assert.Equal(105, totals["ipckit.pipe.messages.received"]);
+        Assert.Equal(3, totals["ipckit.pipe.messages.dropped"]);
+        Assert.Equal(1, totals["ipckit.pipe.requests"]);
+        Assert.Equal(2, totals["ipckit.pipe.connections.closed"]);
+        Assert.Equal(0, totals["ipckit.pipe.connections"]);
+        Assert.Equal(totals["STATS-BYTES"], totals["ipckit.pipe.bytes.sent"]);
+        Assert.Equal(totals["ipckit.pipe.bytes.sent"], totals["ipckit.pipe.bytes.received"]);
+        Assert.False(totals.ContainsKey("ipckit.pipe.failures"), "nothing failed");
     }
 }

@@ -10,7 +10,7 @@ public sealed class PipeSecurityTests
     [Fact]
     public void A_name_too_long_for_a_socket_path_is_refused_with_the_path_in_the_message()
     {
-        string name = new('n', PipeServer.MaxNameLength + 1);
+        string name = new('n', IpcName.MaxPipeNameLength + 1);
 
         var error = Assert.Throws<ArgumentException>(() => new PipeServer(name));
 
@@ -25,11 +25,11 @@ public sealed class PipeSecurityTests
     public async Task A_name_of_exactly_the_longest_length_works()
     {
         string name = UniqueName.Next("long");
-        name += new string('x', PipeServer.MaxNameLength - name.Length);
+        name += new string('x', IpcName.MaxPipeNameLength - name.Length);
         await using TestServer server = TestServer.InProcess(name);
-        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
 
-        Assert.Equal(new byte[] { 3 }, await client.RequestRawAsync(new byte[] { 3 }));
+        Assert.Equal(new byte[] { 3 }, (await client.RequestRawAsync(new byte[] { 3 })).Body.ToArray());
     }
 
     [Theory]
@@ -41,7 +41,7 @@ public sealed class PipeSecurityTests
     public async Task An_invalid_name_is_refused_by_server_and_client(string name)
     {
         Assert.Throws<ArgumentException>(() => new PipeServer(name));
-        await Assert.ThrowsAsync<ArgumentException>(() => PipeClient.ConnectAsync(name, TestTimeouts.Expected));
+        await Assert.ThrowsAsync<ArgumentException>(() => PipeClient.ConnectAsync(name, timeout: TestTimeouts.Expected));
     }
 
     [Fact]
@@ -53,8 +53,8 @@ public sealed class PipeSecurityTests
 
         var error = Assert.Throws<IpcInUseException>(second.Start);
 
-        Assert.Contains(PipeServer.GetPath(name), error.Message, StringComparison.Ordinal);
-        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+        Assert.Contains(IpcName.GetPipePath(name), error.Message, StringComparison.Ordinal);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
         Assert.Equal(first.ProcessId, client.Connection.PeerProcessId);
     }
 
@@ -68,7 +68,7 @@ public sealed class PipeSecurityTests
         }
 
         string name = UniqueName.Next("files");
-        string path = PipeServer.GetPath(name);
+        string path = IpcName.GetPipePath(name);
         string folder = Path.GetDirectoryName(path)!;
         Assert.True(Path.IsPathFullyQualified(path));
         var server = new PipeServer(name);
@@ -99,7 +99,7 @@ public sealed class PipeSecurityTests
         }
 
         string name = UniqueName.Next("stale");
-        string path = PipeServer.GetPath(name);
+        string path = IpcName.GetPipePath(name);
         PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
 
         // Bound but not listening: connecting is refused, exactly as with the file a crashed server leaves. (Disposing a
@@ -108,8 +108,8 @@ public sealed class PipeSecurityTests
         orphan.Bind(new UnixDomainSocketEndPoint(path));
         Assert.True(File.Exists(path));
         await using TestServer server = TestServer.InProcess(name);
-        await using PipeClient client = await PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
-        Assert.Equal(new byte[] { 4 }, await client.RequestRawAsync(new byte[] { 4 }));
+        await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
+        Assert.Equal(new byte[] { 4 }, (await client.RequestRawAsync(new byte[] { 4 })).Body.ToArray());
     }
 
     [SkippableFact]
@@ -209,9 +209,40 @@ public sealed class PipeSecurityTests
         await using TestServer server = TestServer.InProcess(UniqueName.Next("other"));
 
         // Not through the API, which would look in that user's own folder: straight at our socket's path.
-        using ChildProcess nobody = OtherUser.Start("pipe-connect-path", PipeServer.GetPath(server.Name));
+        using ChildProcess nobody = OtherUser.Start("pipe-connect-path", IpcName.GetPipePath(server.Name));
 
         Assert.Equal("DENIED", await nobody.WaitForLineAsync(""));
+        await nobody.AssertExitCodeAsync(0);
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public async Task A_process_of_another_user_that_does_reach_a_socket_is_refused_by_its_kernel_user_id_without_a_byte()
+    {
+        // The second wall: were the folder and socket modes wrong (here on purpose), the peer's user id as the kernel
+        // reports it (SO_PEERCRED) still keeps the other user out. The hello it sends gets no answer at all.
+        OtherUser.Require();
+        using var folder = new TempDirectory();
+        File.SetUnixFileMode(folder.Path, (UnixFileMode)0b111_101_101);
+        string path = folder.File("open.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
+        listener.Listen(1);
+        await using var server = new PipeServer(UniqueName.Next("uid"));
+
+        using ChildProcess nobody = OtherUser.Start("pipe-connect-path", path, "hello");
+        Socket accepted = await listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected);
+        using PipeTransport transport = PipeEndpoint.CreateTransport(accepted);
+        Assert.Equal((uint)OtherUser.Uid, transport.PeerUserId);
+        Assert.Equal(nobody.Id, transport.PeerProcessId);
+        await using var connection = new PipeConnection(transport, new PipeServerOptions(), server, isServerSide: true);
+        connection.Start(PipeDeadline.From(TestTimeouts.Unexpected, TestTimeouts.Unexpected), CancellationToken.None);
+        PipeCloseInfo info = await connection.Completion.WaitAsync(TestTimeouts.Unexpected);
+
+        Assert.Equal(IpcCloseReason.Rejected, info.Reason);
+        Assert.Contains($"user {OtherUser.Uid}", info.Exception.Message, StringComparison.Ordinal);
+        Assert.Equal("RECEIVED 0", await nobody.WaitForLineAsync("RECEIVED"));
         await nobody.AssertExitCodeAsync(0);
     }
 
@@ -232,11 +263,11 @@ public sealed class PipeSecurityTests
 
         // What the accept path builds, except that the kernel's answer names another user.
         using var transport = new PipeTransport(new NetworkStream(accepted, ownsSocket: true), accepted, 4242, Interop.Files.GetEffectiveUserId() + 1);
-        await using var connection = new PipeConnection(transport, new PipeServerOptions(), server);
-        await connection.RunServerAsync();
+        await using var connection = new PipeConnection(transport, new PipeServerOptions(), server, isServerSide: true);
+        connection.Start(PipeDeadline.From(TestTimeouts.Unexpected, TestTimeouts.Unexpected), CancellationToken.None);
         PipeCloseInfo info = await connection.Completion.WaitAsync(TestTimeouts.Unexpected);
 
-        Assert.Equal(PipeCloseReason.Rejected, info.Reason);
+        Assert.Equal(IpcCloseReason.Rejected, info.Reason);
         Assert.IsType<UnauthorizedAccessException>(info.Exception);
         Assert.Contains("not as this user", info.Exception.Message, StringComparison.Ordinal);
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using IpcKit.Pipes;
 
 namespace IpcKit.Tests.Pipes;
 
@@ -18,6 +17,7 @@ internal sealed class RawPipeClient : IDisposable
     public const byte Ping = 5;
     public const byte Pong = 6;
     public const byte Close = 7;
+    public const byte Credit = 8;
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
@@ -33,7 +33,7 @@ internal sealed class RawPipeClient : IDisposable
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(PipeServer.GetPath(name))).WaitAsync(TestTimeouts.Unexpected);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(IpcName.GetPipePath(name))).WaitAsync(TestTimeouts.Unexpected);
             return new RawPipeClient(socket);
         }
         catch
@@ -58,27 +58,37 @@ internal sealed class RawPipeClient : IDisposable
         return frame;
     }
 
-    /// <summary>A hello frame: "IPCK", version, reserved, largest accepted body, process id.</summary>
-    public static byte[] HelloFrame(ushort version = 1, uint maxBody = 1 << 20)
+    /// <summary>
+    /// A hello frame: "IPCK", version, reserved, largest accepted body, process id, receive window, request limit
+    /// (version 1 had only the first five fields); <paramref name="bodyLength"/> pads the body with zeros.
+    /// </summary>
+    public static byte[] HelloFrame(ushort version = 2, uint maxBody = 1 << 20, uint window = 1 << 20, uint maxRequests = 256, uint? processId = null, int? bodyLength = null)
     {
-        byte[] body = new byte[16];
+        byte[] body = new byte[bodyLength ?? (version == 1 ? 16 : 24)];
         "IPCK"u8.CopyTo(body);
         BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(4), version);
         BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(8), maxBody);
-        BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(12), (uint)Environment.ProcessId);
+        BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(12), processId ?? (uint)Environment.ProcessId);
+        if (body.Length >= 24)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(16), window);
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(20), maxRequests);
+        }
+
         return Frame(Hello, 0, 0, body);
     }
 
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes).AsTask().WaitAsync(TestTimeouts.Unexpected);
 
-    /// <summary>Sends our hello and reads the server's; fails the test unless it is a version 1 hello.</summary>
-    public async Task HandshakeAsync()
+    /// <summary>Sends our hello and reads the server's; fails the test unless it is a version 2 hello. Returns the server's window and request limit.</summary>
+    public async Task<(uint Window, uint MaxRequests)> HandshakeAsync(byte[]? hello = null)
     {
-        await SendAsync(HelloFrame());
+        await SendAsync(hello ?? HelloFrame());
         (byte kind, _, _, byte[] body) = await ReadFrameAsync() ?? throw new InvalidOperationException("The server closed during the handshake.");
         Assert.Equal(Hello, kind);
         Assert.True(body.AsSpan(0, 4).SequenceEqual("IPCK"u8));
-        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(body.AsSpan(4)));
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(body.AsSpan(4)));
+        return (BinaryPrimitives.ReadUInt32LittleEndian(body.AsSpan(16)), BinaryPrimitives.ReadUInt32LittleEndian(body.AsSpan(20)));
     }
 
     /// <summary>Reads one frame; null when the peer closed the connection (EOF or reset) first.</summary>

@@ -68,15 +68,15 @@ public sealed class PipeFuzzFindingsTests
     {
         string name = UniqueName.Next("finding");
         await using var server = new PipeServer(name);
-        server.HandleRequest<TextMessage, TextMessage>(request => request.Message == "long"
+        server.HandleRequest<TextMessage, TextMessage>((request, _, _) => request.Message == "long"
             ? throw new InvalidOperationException(new string('x', 3000))
-            : new TextMessage { Message = "fine" });
+            : ValueTask.FromResult(new TextMessage { Message = "fine" }));
         server.Start();
         await using PipeClient client = await PipeClient.ConnectAsync(
             name, new PipeClientOptions { MaxFrameSize = 1024 }, TestTimeouts.Unexpected);
 
         var remote = await Assert.ThrowsAsync<PipeRemoteException>(
-            () => client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "long" }, TestTimeouts.Unexpected));
+            () => client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "long" }, TestTimeouts.Unexpected).AsTask());
         Assert.Equal("System.InvalidOperationException", remote.RemoteType);
         Assert.StartsWith("xxxx", remote.RemoteMessage, StringComparison.Ordinal);
         Assert.True(remote.RemoteMessage.Length < 1024, $"An error answer of {remote.RemoteMessage.Length} characters reached a client that accepts 1024 bytes.");
@@ -139,21 +139,22 @@ public sealed class PipeFuzzFindingsTests
         await socket.ConnectAsync(endpoint);
         using Socket peer = await listener.AcceptAsync();
         var options = new PipeClientOptions();
-        var connection = new PipeConnection(new PipeTransport(new NetworkStream(socket, ownsSocket: true), socket, null, null), options, server: null, PipeConnection.CreateInbox(options));
+        var connection = new PipeConnection(new PipeTransport(new NetworkStream(socket, ownsSocket: true), socket, null, PipeEndpoint.CurrentUserId), options, peer: null, isServerSide: false);
 #pragma warning restore CA2000
         await using (connection)
         {
             byte[] hello = new byte[PipeProtocol.HelloSize];
-            PipeProtocol.WriteHello(hello, PipeProtocol.Version, 1 << 20, 4242);
+            PipeProtocol.WriteHello(hello, new PipeProtocol.Hello(PipeProtocol.Version, 1 << 20, 4242, 1 << 20, 256));
             await peer.SendAsync(Frame(FrameKind.Hello, 0, hello));
-            await connection.ClientHandshakeAsync(TestTimeouts.UnexpectedToken());
+            connection.Start(PipeDeadline.From(TestTimeouts.Unexpected, TestTimeouts.Unexpected), TestTimeouts.UnexpectedToken());
+            await connection.Handshake.WaitAsync(TestTimeouts.Unexpected);
 
-            Task<byte[]> request = connection.RequestRawAsync("hi"u8.ToArray(), Timeout.InfiniteTimeSpan);
+            Task<IpcMessage> request = connection.RequestRawAsync("hi"u8.ToArray(), timeout: Timeout.InfiniteTimeSpan).AsTask();
             await peer.SendAsync(Frame(FrameKind.Error, 1, errorBody));
 
             await Assert.ThrowsAsync<IpcProtocolException>(() => request.WaitAsync(TestTimeouts.Unexpected));
             PipeCloseInfo info = await connection.Completion.WaitAsync(TestTimeouts.Unexpected);
-            Assert.Equal(PipeCloseReason.ProtocolViolation, info.Reason);
+            Assert.Equal(IpcCloseReason.ProtocolViolation, info.Reason);
         }
     }
 
@@ -183,13 +184,13 @@ public sealed class ChaosFindingsTests
         // Keeps the socket folder in use (and existing) while this test puts a raw socket in it.
         await using var keeper = new PipeServer(UniqueName.Next("keeper"));
         keeper.Start();
-        var endpoint = new UnixDomainSocketEndPoint(PipeServer.GetPath(name));
+        var endpoint = new UnixDomainSocketEndPoint(IpcName.GetPipePath(name));
         Task<PipeClient> connecting;
         using (var dying = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             dying.Bind(endpoint);
             dying.Listen();
-            connecting = PipeClient.ConnectAsync(name, TestTimeouts.Unexpected);
+            connecting = PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
             using Socket accepted = await dying.AcceptAsync();
 
             // The client's hello has arrived and stays unread: closing now resets the connection, as a SIGKILL does.
@@ -202,7 +203,7 @@ public sealed class ChaosFindingsTests
             accepted.LingerState = new LingerOption(true, 0);
         }
 
-        File.Delete(PipeServer.GetPath(name));
+        File.Delete(IpcName.GetPipePath(name));
         await using var server = new PipeServer(name);
         server.Start();
         await using PipeClient client = await connecting.WaitAsync(TestTimeouts.Unexpected);

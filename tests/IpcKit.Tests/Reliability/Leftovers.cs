@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using IpcKit.Pipes;
 
 namespace IpcKit.Tests.Reliability;
 
@@ -226,7 +225,7 @@ internal static class Leftovers
         }
     }
 
-    private static string SocketFolder() => Path.GetDirectoryName(PipeServer.GetPath("x"))!;
+    private static string SocketFolder() => Path.GetDirectoryName(IpcName.GetPipePath("x"))!;
 
     /// <summary>The names this run handed out (<see cref="UniqueName"/>) and the arguments of the processes it started.</summary>
     private static HashSet<string> NamesOfThisRun()

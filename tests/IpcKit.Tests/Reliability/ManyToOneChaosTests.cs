@@ -131,7 +131,7 @@ public sealed class ManyToOneChaosTests(ITestOutputHelper output) : RingTestBase
                     throw new TimeoutException("The ring stalled: no message for the unexpected timeout.");
                 }
             }
-            catch (IpcPeerGoneException exception) when (exception.Reason == PeerGoneReason.Closed)
+            catch (IpcPeerGoneException exception) when (exception.Reason == IpcCloseReason.PeerClosed)
             {
                 return;
             }

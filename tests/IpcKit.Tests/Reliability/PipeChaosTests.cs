@@ -63,7 +63,7 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
                 // Connected to this server (the client reconnects on its own), then a request it holds until it dies:
                 // that request must fail, not hang.
                 await PingUntilConnectedAsync(client);
-                Task<TextMessage> held = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, s_requestTimeout);
+                Task<TextMessage> held = client.RequestAsync<TextMessage, TextMessage>(new TextMessage { Message = "wait:forever" }, s_requestTimeout).AsTask();
                 await Task.Delay(random.Next(50, 500));
                 Assert.False(server.HasExited, $"The server exited before the kill. {server.Describe()}");
                 server.Kill();
@@ -79,8 +79,8 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
             }
 
             // The client works with the last server; then everything stops in order.
-            byte[] echo = await client.RequestRawAsync("after the chaos"u8.ToArray(), s_requestTimeout);
-            Assert.Equal("after the chaos"u8.ToArray(), echo);
+            IpcMessage echo = await client.RequestRawAsync("after the chaos"u8.ToArray(), timeout: s_requestTimeout);
+            Assert.Equal("after the chaos"u8.ToArray(), echo.Body.ToArray());
             await stop.CancelAsync();
             await Task.WhenAll(workers).WaitAsync(TestTimeouts.Unexpected);
             await client.DisposeAsync();
@@ -106,7 +106,7 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
             $"{outcomes.GetValueOrDefault("gone")} requests failed over {kills} server kills: requests started while reconnecting failed instead of waiting.");
         Assert.True(unexpected.IsEmpty, $"Requests ended otherwise than answered or IpcPeerGoneException: {string.Join("; ", unexpected.Take(5).Select(e => $"{e.GetType().Name}: {e.Message}"))}");
         Assert.True(outcomes.GetValueOrDefault("answered") > 0, "No request was answered.");
-        Assert.True(reasons.GetValueOrDefault(nameof(PeerGoneReason.Died)) > 0, "No held request failed as Died.");
+        Assert.True(reasons.GetValueOrDefault(nameof(IpcCloseReason.PeerDied)) > 0, "No held request failed as Died.");
     }
 
     [Fact]
@@ -153,7 +153,7 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
         PipeConnection ended = await closed.ReadAsync(deadline.Token);
         notice.Add(killed.Elapsed);
         Assert.Same(connection, ended);
-        Assert.Equal(PipeCloseReason.PeerDied, ended.CloseInfo!.Reason);
+        Assert.Equal(IpcCloseReason.PeerDied, ended.CloseInfo!.Reason);
         Assert.IsType<IpcPeerGoneException>(ended.CloseInfo.Exception);
         Assert.True(ended.ClosedToken.IsCancellationRequested, "The handlers of a dead client's requests were not cancelled.");
         Assert.Empty(server.Connections);
@@ -168,7 +168,7 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
         {
             try
             {
-                await client.RequestRawAsync("ping"u8.ToArray(), s_requestTimeout);
+                await client.RequestRawAsync("ping"u8.ToArray(), timeout: s_requestTimeout);
                 return;
             }
             catch (IpcPeerGoneException) when (deadline.Elapsed < TestTimeouts.Unexpected)
@@ -191,8 +191,8 @@ public sealed class PipeChaosTests(ITestOutputHelper output)
             BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), worker);
             try
             {
-                byte[] echo = await client.RequestRawAsync(body, s_requestTimeout, CancellationToken.None);
-                if (!echo.AsSpan().SequenceEqual(body))
+                IpcMessage echo = await client.RequestRawAsync(body, timeout: s_requestTimeout, cancellationToken: CancellationToken.None);
+                if (!echo.Body.Span.SequenceEqual(body))
                 {
                     unexpected.Enqueue(new InvalidDataException($"worker {worker} request {i}: a wrong echo"));
                 }

@@ -71,7 +71,7 @@ public sealed class LeftoverCheckTests
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "The check reads /proc.");
         string name = UniqueName.Next("leak");
-        string path = PipeServer.GetPath(name);
+        string path = IpcName.GetPipePath(name);
         try
         {
             using (ChildProcess server = ChildProcess.Start("pipe-server", name))
@@ -110,8 +110,8 @@ public sealed class LeftoverCheckTests
             Assert.DoesNotContain(Leftovers.Find(), entry => entry.Contains($"process {child.Id} ", StringComparison.Ordinal));
         }
 
-        Assert.Empty(Directory.Exists(Path.GetDirectoryName(PipeServer.GetPath(name))!)
-            ? Directory.GetFiles(Path.GetDirectoryName(PipeServer.GetPath(name))!, name + "*")
+        Assert.Empty(Directory.Exists(Path.GetDirectoryName(IpcName.GetPipePath(name))!)
+            ? Directory.GetFiles(Path.GetDirectoryName(IpcName.GetPipePath(name))!, name + "*")
             : []);
     }
 }

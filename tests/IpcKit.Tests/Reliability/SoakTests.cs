@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using IpcKit.Pipes;
 using IpcKit.Tests.SharedMemory;
 using Xunit.Abstractions;
 
@@ -50,7 +49,7 @@ public sealed class SoakTests(ITestOutputHelper output) : RingTestBase
                 await client.ReadyAsync();
             }
 
-            string socketFolder = Path.GetDirectoryName(PipeServer.GetPath(pipe))!;
+            string socketFolder = Path.GetDirectoryName(IpcName.GetPipePath(pipe))!;
             Resources start = Resources.Of(ring, pipe, socketFolder);
             var samples = new List<Sample>();
             var clock = Stopwatch.StartNew();

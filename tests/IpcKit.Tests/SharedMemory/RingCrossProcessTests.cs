@@ -56,7 +56,7 @@ public sealed class RingCrossProcessTests : RingTestBase
             }
             catch (IpcPeerGoneException exception)
             {
-                Assert.Equal(PeerGoneReason.Died, exception.Reason);
+                Assert.Equal(IpcCloseReason.PeerDied, exception.Reason);
                 Assert.Contains(writer.Id.ToString(CultureInfo.InvariantCulture), exception.Message, StringComparison.Ordinal);
                 break;
             }
@@ -115,7 +115,7 @@ public sealed class RingCrossProcessTests : RingTestBase
         Assert.NotSame(blocked, await Task.WhenAny(blocked, Task.Delay(TestTimeouts.Expected)));
         doomed.Kill();
         var gone = await Assert.ThrowsAsync<IpcPeerGoneException>(() => blocked.WaitAsync(TestTimeouts.Unexpected));
-        Assert.Equal(PeerGoneReason.Died, gone.Reason);
+        Assert.Equal(IpcCloseReason.PeerDied, gone.Reason);
 
         // A new reader attaches and continues from where the dead one left off: here, the first message.
         using ChildProcess next = ChildProcess.Start("ring-read", name, (sequence + 1).ToString(CultureInfo.InvariantCulture));

@@ -35,7 +35,7 @@ public sealed class RingInteropTests : RingTestBase
 
         await producer.AssertExitCodeAsync(0);
         Assert.Equal(RingPeerState.Detached, RingBuffer.Inspect(name).Writer.State);
-        Assert.Equal(PeerGoneReason.Closed, Assert.Throws<IpcPeerGoneException>(() => reader.WaitForData(TestTimeouts.Unexpected)).Reason);
+        Assert.Equal(IpcCloseReason.PeerClosed, Assert.Throws<IpcPeerGoneException>(() => reader.WaitForData(TestTimeouts.Unexpected)).Reason);
     }
 
     [SkippableFact]

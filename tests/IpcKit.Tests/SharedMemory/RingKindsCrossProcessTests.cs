@@ -192,7 +192,7 @@ public sealed class RingKindsCrossProcessTests : RingTestBase
         Assert.Equal(3, Enumerable.Range(0, 3).Count(_ => reader.Receive(TestTimeouts.Unexpected).Body.Length == 16));
 
         // That writer detached while this reader was attached: reported once.
-        Assert.Equal(PeerGoneReason.Closed, Assert.Throws<IpcPeerGoneException>(() => reader.WaitForData(TestTimeouts.Unexpected)).Reason);
+        Assert.Equal(IpcCloseReason.PeerClosed, Assert.Throws<IpcPeerGoneException>(() => reader.WaitForData(TestTimeouts.Unexpected)).Reason);
         Assert.False(reader.WaitForData(TestTimeouts.Expected));
     }
 

@@ -288,7 +288,7 @@ public sealed class NamedLockTests
         Requires.Platform(!OperatingSystem.IsWindows(), "Unix file modes.");
         string name = UniqueName.Next("lock");
         string path = IpcName.GetLockPath(name);
-        Assert.Equal(Path.GetDirectoryName(IpcKit.Pipes.PipeServer.GetPath("x")), Path.GetDirectoryName(path));
+        Assert.Equal(Path.GetDirectoryName(IpcName.GetPipePath("x")), Path.GetDirectoryName(path));
         Assert.EndsWith($"{name}.nlock", path, StringComparison.Ordinal);
 
         var first = new NamedLock(name);

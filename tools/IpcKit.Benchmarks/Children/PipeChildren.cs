@@ -11,8 +11,10 @@ namespace IpcKit.Benchmarks.Children;
 /// <summary>
 /// The IpcKit pipe channel's measured parties: a server, and clients that send one-way messages or requests. They use
 /// the channel the way a throughput-minded user would: raw one-way messages handled in place on the receive loop
-/// (<see cref="PipeServer.HandleRawMessage"/>), sends awaited only when they did not complete at once, requests on the
-/// client's <see cref="PipeClient.Connection"/> (what <c>ipckit pipe send/call</c> do).
+/// (<see cref="PipePeer.HandleRawMessage"/>), sends awaited only when they did not complete at once, requests on the
+/// client's <see cref="PipeClient.Connection"/> (what <c>ipckit pipe send/call</c> do). Every party uses the channel's
+/// default options unless a mode says otherwise ("pool": reads on the thread pool and completions on the pool, the
+/// defaults before dedicated receive threads and safe inline completions).
 /// </summary>
 internal static class PipeChildren
 {
@@ -21,7 +23,7 @@ internal static class PipeChildren
     /// <summary>
     /// pipe-server NAME MODE COUNT WARMUP CLIENTS: MODE "raw" or "typed" counts one-way messages (raw bytes, or the
     /// MessagePack <see cref="Toy"/>); "echo" answers raw requests with their own body (every mode answers them, the
-    /// senders' closing barrier). The window runs from the first item after WARMUP to the COUNT-th after it. The server
+    /// senders' closing barrier); "echo-pool" does so reading on the thread pool. The window runs from the first item after WARMUP to the COUNT-th after it. The server
     /// serves until CLIENTS connections have come and gone, disposes (which removes its socket), then reports.
     /// </summary>
     internal static void Server(string[] args) =>
@@ -37,7 +39,8 @@ internal static class PipeChildren
     /// <summary>
     /// pipe-caller NAME COUNT SIZE WARMUP CONCURRENCY CLIENTS INLINE: opens CLIENTS connections; after GO each sends
     /// WARMUP unmeasured, then COUNT measured raw requests of SIZE bytes, CONCURRENCY at a time, checking every echo.
-    /// INLINE "inline" sets <see cref="PipeChannelOptions.InlineCompletions"/>. Failed requests are counted, not fatal.
+    /// COMPLETIONS "default" keeps the default options; "pool" reads on the thread pool and resumes callers there. Failed
+    /// requests are counted, not fatal.
     /// </summary>
     internal static void Caller(string[] args) =>
         CallerAsync(args[0], Long(args[1]), (int)Long(args[2]), Long(args[3]), (int)Long(args[4]), (int)Long(args[5]), args[6])
@@ -59,30 +62,30 @@ internal static class PipeChildren
         var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int closed = 0;
         long expectedSequence = -warmup;
-        bool dedicated = mode == "echo-dedicated";
-        if (dedicated)
+        bool pool = mode == "echo-pool";
+        if (pool)
         {
             mode = "echo";
         }
 
-        var server = new PipeServer(name, new PipeServerOptions { DedicatedReceiveThread = dedicated });
+        var server = new PipeServer(name, pool ? new PipeServerOptions { ReceiveMode = PipeReceiveMode.ThreadPool, InlineCompletions = false } : null);
         try
         {
-            server.HandleRawRequest((body, _, _) =>
+            server.HandleRawRequest((request, _, _) =>
             {
                 if (mode == "echo")
                 {
                     lock (meter)
                     {
-                        meter.Count(body.Length);
+                        meter.Count(request.Body.Length);
                     }
                 }
 
-                return new ValueTask<ReadOnlyMemory<byte>>(body);
+                return ValueTask.FromResult(request);
             });
             if (mode == "typed")
             {
-                server.HandleMessage<Toy>((toy, _) =>
+                server.HandleMessage<Toy>((toy, _, _) =>
                 {
                     // One sender, one connection: messages arrive in order, one at a time.
                     if (toy.Sequence != expectedSequence++)
@@ -96,7 +99,11 @@ internal static class PipeChildren
             }
             else if (mode == "raw")
             {
-                server.HandleRawMessage((_, body) => meter.Count(body.Length));
+                server.HandleRawMessage((message, _, _) =>
+                {
+                    meter.Count(message.Body.Length);
+                    return ValueTask.CompletedTask;
+                });
             }
 
             server.HandlerFailed += (_, e) => meter.Error($"handler failed: {e.Exception.Message}");
@@ -134,7 +141,7 @@ internal static class PipeChildren
 
     private static async Task SenderAsync(string name, string mode, long count, int size, long warmup)
     {
-        await using PipeClient client = await PipeClient.ConnectAsync(name, s_connectTimeout);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: s_connectTimeout);
         PipeConnection connection = client.Connection;
         byte[] payload = new byte[size];
         var toy = new Toy { Name = "kite", Sender = "producer", SentAtUtc = DateTime.UtcNow };
@@ -167,7 +174,7 @@ internal static class PipeChildren
         }
 
         // Frames are handled in order: the answer to this request means the server has taken every message.
-        await connection.RequestRawAsync(ReadOnlyMemory<byte>.Empty, Timeout.InfiniteTimeSpan);
+        await connection.RequestRawAsync(ReadOnlyMemory<byte>.Empty, timeout: Timeout.InfiniteTimeSpan);
         ChildResult result = window!.Finish(count, typed ? 0 : count * size);
         await client.DisposeAsync();
         result.Print();
@@ -175,11 +182,9 @@ internal static class PipeChildren
 
     private static async Task CallerAsync(string name, long count, int size, long warmup, int concurrency, int clients, string completions)
     {
-        var options = new PipeClientOptions
-        {
-            InlineCompletions = completions is "inline" or "dedicated",
-            DedicatedReceiveThread = completions == "dedicated",
-        };
+        PipeClientOptions? options = completions == "pool"
+            ? new PipeClientOptions { ReceiveMode = PipeReceiveMode.ThreadPool, InlineCompletions = false }
+            : null;
         var connected = new List<PipeClient>(clients);
         try
         {
@@ -247,8 +252,8 @@ internal static class PipeChildren
             long start = Stopwatch.GetTimestamp();
             try
             {
-                byte[] answer = await connection.RequestRawAsync(payload);
-                if (!answer.AsSpan().SequenceEqual(payload))
+                IpcMessage answer = await connection.RequestRawAsync(payload);
+                if (!answer.Body.Span.SequenceEqual(payload))
                 {
                     errors.Add($"the answer to request {n} differs from the request");
                 }
@@ -268,7 +273,7 @@ internal static class PipeChildren
 
     private static async Task PacedCallerAsync(string name, long count, int size, double rate)
     {
-        await using PipeClient client = await PipeClient.ConnectAsync(name, s_connectTimeout);
+        await using PipeClient client = await PipeClient.ConnectAsync(name, timeout: s_connectTimeout);
         PipeConnection connection = client.Connection;
         byte[] payload = new byte[size];
         Payloads.Fill(payload, 7);
@@ -290,7 +295,7 @@ internal static class PipeChildren
 
             Pacing.WaitUntil(start + (long)((n + warmup) * ticksPerRequest));
             long sent = Stopwatch.GetTimestamp();
-            answers.Add(TrackAsync(connection.RequestRawAsync(payload), payload, sent, n >= 0 ? histogram : null, errors));
+            answers.Add(TrackAsync(connection.RequestRawAsync(payload).AsTask(), payload, sent, n >= 0 ? histogram : null, errors));
         }
 
         await Task.WhenAll(answers);
@@ -299,12 +304,12 @@ internal static class PipeChildren
         result.Print();
     }
 
-    private static async Task TrackAsync(Task<byte[]> request, byte[] payload, long sent, LongHistogram? histogram, ErrorCount errors)
+    private static async Task TrackAsync(Task<IpcMessage> request, byte[] payload, long sent, LongHistogram? histogram, ErrorCount errors)
     {
         try
         {
-            byte[] answer = await request;
-            if (!answer.AsSpan().SequenceEqual(payload))
+            IpcMessage answer = await request;
+            if (!answer.Body.Span.SequenceEqual(payload))
             {
                 errors.Add("an answer differs from its request");
             }

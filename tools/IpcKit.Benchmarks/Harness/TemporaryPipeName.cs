@@ -1,4 +1,3 @@
-using IpcKit.Pipes;
 
 namespace IpcKit.Benchmarks.Harness;
 
@@ -19,7 +18,7 @@ internal sealed class TemporaryPipeName : IDisposable
             return;
         }
 
-        string socket = PipeServer.GetPath(Name);
+        string socket = IpcName.GetPipePath(Name);
         TryDelete(socket);
         TryDelete(Path.ChangeExtension(socket, ".lock"));
         TryDelete(Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + Name));

@@ -27,15 +27,14 @@ internal static class PipeChannelScenarios
     private const string Channel = "IpcKit pipe channel";
     private const string JsonRpc = "StreamJsonRpc (MessagePack) over a named pipe";
     private const string NetMq = "NetMQ over tcp://127.0.0.1";
-    private const string Dedicated = "dedicated";
 
-    // How a caller's awaits resume (the pipe-caller child's COMPLETIONS argument): on the pool, on the receive loop, or
-    // on a receive thread of each connection's own (and the server reads on such threads too).
+    // The pipe-caller child's COMPLETIONS argument: the default options (receive threads of each connection's own on
+    // both sides, awaits resuming on them), or reads and completions on the thread pool on both sides (what the
+    // defaults were before; shown for comparison).
     private static readonly (string Label, string Completions)[] s_completions =
     [
-        ("", "pool"),
-        (" (InlineCompletions)", "inline"),
-        (" (DedicatedReceiveThread + InlineCompletions)", Dedicated),
+        ("", "default"),
+        (" (ThreadPool reads and completions)", "pool"),
     ];
 
     internal static IEnumerable<Scenario> All()
@@ -140,7 +139,7 @@ internal static class PipeChannelScenarios
         // The warm-up is per client: with many clients a tenth of each one's share.
         long warmup = RunSettings.Warmup(count);
         using var pipe = new TemporaryPipeName();
-        using BenchChild server = BenchChild.Start("pipe-server", pipe.Name, completions == Dedicated ? "echo-dedicated" : "echo", Text(count * clients), Text(warmup * clients), Text(clients));
+        using BenchChild server = BenchChild.Start("pipe-server", pipe.Name, completions == "pool" ? "echo-pool" : "echo", Text(count * clients), Text(warmup * clients), Text(clients));
         using BenchChild caller = BenchChild.Start(
             "pipe-caller", pipe.Name, Text(count), "32", Text(warmup), Text(concurrency), Text(clients), completions);
         (ChildResult called, ChildResult served) = await RunAsync(caller, server);
@@ -148,7 +147,7 @@ internal static class PipeChannelScenarios
     }
 
     private static Task<ScenarioResult> ManyClientsAsync(RunSettings settings) =>
-        CallsAsync(settings, settings.Count(10_000, 100), 1, ManyClients, "pool");
+        CallsAsync(settings, settings.Count(10_000, 100), 1, ManyClients, "default");
 
     private static async Task<ScenarioResult> FixedRateAsync(RunSettings settings)
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -39,9 +38,10 @@ internal static class PipeCommands
         Validators = { result => CliOptions.RejectBelow(result, 0) },
     };
 
-    private static Option<bool> ReceiveThread() => new("--receive-thread")
+    private static Option<PipeReceiveMode> ReceiveMode() => new("--receive-mode")
     {
-        Description = "Read each connection on a thread of its own with blocking reads (PipeChannelOptions.DedicatedReceiveThread): lower latency, a thread per connection.",
+        Description = "How connections read (PipeChannelOptions.ReceiveMode): Auto (a thread per connection for a client and a server's first 16 connections), DedicatedThread, or ThreadPool.",
+        DefaultValueFactory = _ => PipeReceiveMode.Auto,
     };
 
     private static Option<int> ConnectTimeout() =>
@@ -51,29 +51,30 @@ internal static class PipeCommands
     {
         Argument<string> name = CliOptions.Name("pipe");
         var echo = new Option<bool>("--echo") { Description = "Answer every raw request with its own body." };
-        Option<bool> receiveThread = ReceiveThread();
+        Option<PipeReceiveMode> receiveMode = ReceiveMode();
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "serve",
             "Listen until SIGTERM or Ctrl+C. Prints 'listening PATH' when ready, a line per client that connects and a summary per client that leaves (count, bytes, fnv1a64 of its raw messages), and a total on exit.")
         {
-            name, echo, receiveThread, json,
+            name, echo, receiveMode, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             bool asJson = parse.GetValue(json);
             var total = new Summary();
             int clients = 0;
-            await using var server = new PipeServer(parse.GetValue(name)!, new PipeServerOptions { DedicatedReceiveThread = parse.GetValue(receiveThread) });
-            server.HandleRawMessage(static (connection, body) =>
+            await using var server = new PipeServer(parse.GetValue(name)!, new PipeServerOptions { ReceiveMode = parse.GetValue(receiveMode) });
+            server.HandleRawMessage(static (message, connection, _) =>
             {
                 var stats = (Summary)connection.State!;
-                stats.Add(body);
-                stats.Total!.Add(body);
+                stats.Add(message.Body.Span);
+                stats.Total!.Add(message.Body.Span);
+                return ValueTask.CompletedTask;
             });
             if (parse.GetValue(echo))
             {
-                server.HandleRawRequest(static (body, _, _) => new ValueTask<ReadOnlyMemory<byte>>(body));
+                server.HandleRawRequest(static (request, _, _) => ValueTask.FromResult(request));
             }
 
             server.ConnectionOpened += (_, e) =>
@@ -143,7 +144,7 @@ internal static class PipeCommands
         if (connection.State is not Summary stats)
         {
             // It never completed the handshake (a probe from 'ipckit pipe info', or garbage): only say why if it was bad.
-            if (!info.IsOrderly && info.Reason != PipeCloseReason.PeerDied)
+            if (!info.IsOrderly && info.Reason != IpcCloseReason.PeerDied)
             {
                 Console.Error.WriteLine($"ipckit: connection #{connection.Id} refused: {info}");
             }
@@ -196,7 +197,7 @@ internal static class PipeCommands
             byte[] payload = new byte[parse.GetValue(size)];
             var hash = new Fnv1a64();
             await using PipeClient client = await PipeClient.ConnectAsync(
-                parse.GetValue(name)!, CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken);
+                parse.GetValue(name)!, timeout: CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken: cancellationToken);
             PipeConnection connection = client.Connection;
             var clock = Stopwatch.StartNew();
             using var progress = Progress.Start("sent", messages);
@@ -206,8 +207,9 @@ internal static class PipeCommands
                 Payload.Fill(payload, n);
                 hash.Append(payload);
 
-                // The payload is copied before SendRawAsync returns, so the buffer can be refilled at once.
-                ValueTask send = connection.SendRawAsync(payload, cancellationToken);
+                // The payload is copied once SendRawAsync completes; only then is the buffer refilled. It waits without
+                // limit: the server consumes the messages at its own pace (flow control), and a server that dies ends it.
+                ValueTask send = connection.SendRawAsync(payload, timeout: Timeout.InfiniteTimeSpan, cancellationToken: cancellationToken);
                 if (!send.IsCompletedSuccessfully)
                 {
                     await send;
@@ -232,7 +234,7 @@ internal static class PipeCommands
     {
         try
         {
-            await connection.RequestRawAsync(ReadOnlyMemory<byte>.Empty, Timeout.InfiniteTimeSpan, cancellationToken);
+            await connection.RequestRawAsync(ReadOnlyMemory<byte>.Empty, timeout: Timeout.InfiniteTimeSpan, cancellationToken: cancellationToken);
         }
         catch (PipeRemoteException)
         {
@@ -250,24 +252,24 @@ internal static class PipeCommands
             DefaultValueFactory = _ => 1,
             Validators = { result => CliOptions.RejectBelow(result, 1) },
         };
-        var inline = new Option<bool>("--inline-completions")
+        var poolCompletions = new Option<bool>("--pool-completions")
         {
-            Description = "Resume after each answer on the connection's receive loop (PipeChannelOptions.InlineCompletions): one thread wake-up less per request.",
+            Description = "Resume after each answer on the thread pool instead of the connection's receive loop (PipeChannelOptions.InlineCompletions = false): one thread wake-up more per request.",
         };
-        Option<bool> receiveThread = ReceiveThread();
+        Option<PipeReceiveMode> receiveMode = ReceiveMode();
         Option<int> timeout = ConnectTimeout();
         Option<bool> json = CliOptions.JsonOutput();
         var command = new Command(
             "call",
             "Send raw requests to an echo server ('ipckit pipe serve --echo'), check every answer, and print latency percentiles.")
         {
-            name, count, size, concurrency, inline, receiveThread, timeout, json,
+            name, count, size, concurrency, poolCompletions, receiveMode, timeout, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             int requests = parse.GetValue(count);
             int payloadSize = parse.GetValue(size);
-            var options = new PipeClientOptions { InlineCompletions = parse.GetValue(inline), DedicatedReceiveThread = parse.GetValue(receiveThread) };
+            var options = new PipeClientOptions { InlineCompletions = !parse.GetValue(poolCompletions), ReceiveMode = parse.GetValue(receiveMode) };
             await using PipeClient client = await PipeClient.ConnectAsync(
                 parse.GetValue(name)!, options, CliOptions.ToTimeout(parse.GetValue(timeout)), cancellationToken);
             PipeConnection connection = client.Connection;
@@ -288,9 +290,9 @@ internal static class PipeCommands
                             progress.Set(n);
                             Payload.Fill(payload, n);
                             long start = Stopwatch.GetTimestamp();
-                            byte[] answer = await connection.RequestRawAsync(payload, cancellationToken: cancellationToken);
+                            IpcMessage answer = await connection.RequestRawAsync(payload, cancellationToken: cancellationToken);
                             latencies[n] = Stopwatch.GetTimestamp() - start;
-                            if (!answer.AsSpan().SequenceEqual(payload))
+                            if (!answer.Body.Span.SequenceEqual(payload))
                             {
                                 throw new IpcProtocolException($"The answer to request {n} differs from its body: the server is not an echo server.");
                             }
@@ -326,11 +328,11 @@ internal static class PipeCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             string pipeName = parse.GetValue(name)!;
-            string path = PipeServer.GetPath(pipeName);
+            string path = IpcName.GetPipePath(pipeName);
             bool listening = await PipeServer.IsListeningAsync(pipeName, cancellationToken);
             if (parse.GetValue(json))
             {
-                CliOptions.WriteJson(new { name = pipeName, path, listening, maxNameLength = PipeServer.MaxNameLength });
+                CliOptions.WriteJson(new { name = pipeName, path, listening, maxNameLength = IpcName.MaxPipeNameLength });
             }
             else
             {
@@ -358,16 +360,13 @@ internal static class PipeCommands
         /// <summary>The server-wide summary this client's messages also go to.</summary>
         internal Summary? Total { get; init; }
 
-        internal void Add(ReadOnlySequence<byte> body)
+        internal void Add(ReadOnlySpan<byte> body)
         {
             lock (_gate)
             {
                 _count++;
                 _bytes += body.Length;
-                foreach (ReadOnlyMemory<byte> segment in body)
-                {
-                    _hash.Append(segment.Span);
-                }
+                _hash.Append(body);
             }
         }
 

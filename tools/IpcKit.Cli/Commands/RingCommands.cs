@@ -402,7 +402,7 @@ internal static class RingCommands
                     reader.WaitForData(slice, cancellationToken);
                 }
             }
-            catch (IpcPeerGoneException exception) when (exception.Reason == PeerGoneReason.Closed && count is null)
+            catch (IpcPeerGoneException exception) when (exception.Reason == IpcCloseReason.PeerClosed && count is null)
             {
                 // No count asked for: the writers detaching is the end of the stream.
             }

@@ -40,7 +40,7 @@ internal static class PipeFrameTarget
                 frames++;
                 FuzzInvariantException.Check(header.BodyLength >= 0 && header.BodyLength <= limit, $"a frame of {header.BodyLength} bytes passed a limit of {limit}");
                 FuzzInvariantException.Check(body.Length == header.BodyLength, "the body is not as long as the header says");
-                FuzzInvariantException.Check(header.Kind <= FrameKind.Close, "an unknown frame kind passed");
+                FuzzInvariantException.Check(header.Kind <= FrameKind.Credit, "an unknown frame kind passed");
                 consumed += FrameHeader.Size + body.Length;
                 FuzzInvariantException.Check(consumed + buffer.Length == total, "frames do not account for the bytes they took");
                 ParseBody(header, body);
@@ -59,8 +59,10 @@ internal static class PipeFrameTarget
         switch (header.Kind)
         {
             case FrameKind.Hello:
-                (_, int maxBody, int processId) = PipeProtocol.ReadHello(body);
-                FuzzInvariantException.Check(maxBody >= 0 && processId >= 0, "a hello yielded a negative limit or process id");
+                PipeProtocol.Hello hello = PipeProtocol.ReadHello(body.ToArray());
+                FuzzInvariantException.Check(
+                    hello.MaxBodyLength >= 0 && hello.ProcessId >= 0 && hello.ReceiveWindow >= 0 && hello.MaxRequests >= 0,
+                    "a hello yielded a negative limit or process id");
                 break;
             case FrameKind.Error:
                 (string type, string message) = PipeProtocol.ReadError(body);
@@ -71,10 +73,11 @@ internal static class PipeFrameTarget
             case FrameKind.Response:
                 if (header.MessageType != 0)
                 {
-                    // The receive path: PipeBody for requests, responses and server handlers, PipeMessage for the inbox.
+                    // The receive path: PipeBody for requests, responses and handlers, IpcMessage for the inbox.
                     int which = Contracts.ForTypeId(header.MessageType);
-                    ParseTyped(which, body);
-                    DeserializeMessage(which, new PipeMessage(Contracts.TypeIds[which], body.ToArray()));
+                    byte[] bytes = body.ToArray();
+                    ParseTyped(which, bytes);
+                    DeserializeMessage(which, new IpcMessage(Contracts.TypeIds[which], bytes));
                 }
 
                 break;
@@ -83,7 +86,7 @@ internal static class PipeFrameTarget
         }
     }
 
-    private static void ParseTyped(int which, in ReadOnlySequence<byte> body)
+    private static void ParseTyped(int which, ReadOnlyMemory<byte> body)
     {
         _ = which switch
         {
@@ -95,7 +98,7 @@ internal static class PipeFrameTarget
         };
     }
 
-    private static void DeserializeMessage(int which, PipeMessage message)
+    private static void DeserializeMessage(int which, IpcMessage message)
     {
         _ = which switch
         {

@@ -31,7 +31,8 @@ internal static class PipeSessionTarget
         PeerTimeout = TimeSpan.FromSeconds(60),
         HandshakeTimeout = TimeSpan.FromSeconds(30),
         MaxConcurrentRequestsPerConnection = 4,
-        ReceiveQueueCapacity = 16,
+        ReceiveBufferLimit = 1024,
+        ReceiveMode = PipeReceiveMode.ThreadPool,
     };
 
     private static readonly PipeClientOptions s_clientOptions = new()
@@ -39,8 +40,9 @@ internal static class PipeSessionTarget
         HeartbeatInterval = TimeSpan.FromSeconds(30),
         PeerTimeout = TimeSpan.FromSeconds(60),
         HandshakeTimeout = TimeSpan.FromSeconds(30),
-        RequestTimeout = TimeSpan.FromSeconds(60),
-        ReceiveQueueCapacity = 16,
+        DefaultTimeout = TimeSpan.FromSeconds(60),
+        ReceiveBufferLimit = 1024,
+        ReceiveMode = PipeReceiveMode.ThreadPool,
     };
 
     // Never started: it only carries the handlers, as an accepted connection's server does.
@@ -80,12 +82,12 @@ internal static class PipeSessionTarget
         using var stream = new FuzzStream(peer, chunk, hold: peer.Length);
         // The connection owns the transport and disposes it when it ends.
 #pragma warning disable CA2000
-        var connection = new PipeConnection(new PipeTransport(stream, null, 4242, null), s_serverOptions, s_server);
+        var connection = new PipeConnection(new PipeTransport(stream, null, 4242, null), s_serverOptions, s_server, isServerSide: true);
 #pragma warning restore CA2000
         await using (connection.ConfigureAwait(false))
         {
             Task inbox = DrainInboxAsync(connection.ReceiveAllAsync());
-            await connection.RunServerAsync().ConfigureAwait(false);
+            connection.Start(PipeDeadline.From(s_serverOptions.HandshakeTimeout, s_serverOptions.HandshakeTimeout), CancellationToken.None);
             PipeCloseInfo info = await connection.Completion.ConfigureAwait(false);
             await inbox.ConfigureAwait(false);
             CheckClose(info);
@@ -94,11 +96,11 @@ internal static class PipeSessionTarget
     }
 
     /// <summary>A request, or nothing when the peer announced a maximum body it does not fit (the documented ArgumentException).</summary>
-    private static Task Start(Func<Task> request)
+    private static Task Start<T>(Func<ValueTask<T>> request)
     {
         try
         {
-            return request();
+            return request().AsTask();
         }
         catch (ArgumentException)
         {
@@ -110,13 +112,14 @@ internal static class PipeSessionTarget
     {
         using var stream = new FuzzStream(peer, chunk, hold: FirstFrameLength(peer));
 #pragma warning disable CA2000
-        var connection = new PipeConnection(new PipeTransport(stream, null, 4242, null), s_clientOptions, server: null, PipeConnection.CreateInbox(s_clientOptions));
+        var connection = new PipeConnection(new PipeTransport(stream, null, 4242, null), s_clientOptions, peer: null, isServerSide: false);
 #pragma warning restore CA2000
         await using (connection.ConfigureAwait(false))
         {
             try
             {
-                await connection.ClientHandshakeAsync(CancellationToken.None).ConfigureAwait(false);
+                connection.Start(PipeDeadline.From(s_clientOptions.HandshakeTimeout, s_clientOptions.HandshakeTimeout), CancellationToken.None);
+                await connection.Handshake.ConfigureAwait(false);
             }
             catch (Exception exception) when (exception is IpcProtocolException or IpcPeerGoneException)
             {
@@ -165,11 +168,11 @@ internal static class PipeSessionTarget
         return body > PipeProtocol.ControlBodyLimit ? peer.Length : (int)Math.Min(peer.Length, FrameHeader.Size + body);
     }
 
-    private static async Task DrainInboxAsync(IAsyncEnumerable<PipeMessage> messages)
+    private static async Task DrainInboxAsync(IAsyncEnumerable<IpcMessage> messages)
     {
         try
         {
-            await foreach (PipeMessage message in messages.ConfigureAwait(false))
+            await foreach (IpcMessage message in messages.ConfigureAwait(false))
             {
                 try
                 {
@@ -199,11 +202,11 @@ internal static class PipeSessionTarget
     {
         switch (info.Reason)
         {
-            case PipeCloseReason.ProtocolViolation:
+            case IpcCloseReason.ProtocolViolation:
                 FuzzInvariantException.Check(info.Exception is IpcProtocolException, $"a protocol violation reported as {info.Exception.GetType().FullName}");
                 break;
-            case PipeCloseReason.PeerDied:
-            case PipeCloseReason.PeerClosed:
+            case IpcCloseReason.PeerDied:
+            case IpcCloseReason.PeerClosed:
                 // The input's end of stream is a peer that died, a close frame one that closed; nothing else can fail here.
                 FuzzInvariantException.Check(
                     info.Exception is IpcPeerGoneException { InnerException: null },
@@ -248,7 +251,7 @@ internal static class PipeSessionTarget
         {
             if (FrameHeader.TryRead(ref buffer, PipeProtocol.ControlBodyLimit, out FrameHeader header, out ReadOnlySequence<byte> body) && header.Kind == FrameKind.Hello)
             {
-                return Math.Max(PipeProtocol.ReadHello(body).MaxBodyLength, 0);
+                return Math.Max(PipeProtocol.ReadHello(body.ToArray()).MaxBodyLength, 0);
             }
         }
         catch (IpcProtocolException)
@@ -261,18 +264,18 @@ internal static class PipeSessionTarget
     private static PipeServer CreateServer()
     {
         var server = new PipeServer("fuzz-session", s_serverOptions);
-        server.HandleRawRequest(static (body, _, _) => new ValueTask<ReadOnlyMemory<byte>>(body));
+        server.HandleRawRequest(static (request, _, _) => ValueTask.FromResult(request));
 
         // Enumerable.Sum is checked: a peer's numbers can overflow it, which must become an error answer.
-        server.HandleRequest<SumRequest, SumResponse>(static request => new SumResponse { Sum = request.Numbers.Sum(), Count = request.Numbers.Length });
+        server.HandleRequest<SumRequest, SumResponse>(static (request, _, _) => ValueTask.FromResult(new SumResponse { Sum = request.Numbers.Sum(), Count = request.Numbers.Length }));
         server.HandleRequest<TextMessage, TextMessage>(static async (request, _, cancellationToken) =>
         {
             await Task.Yield();
             cancellationToken.ThrowIfCancellationRequested();
             return new TextMessage { Message = request.Message, From = "fuzz" };
         });
-        server.HandleMessage<Toy>(static (_, _) => ValueTask.CompletedTask);
-        server.HandleRawMessage(static (_, _) => { });
+        server.HandleMessage<Toy>(static (_, _, _) => ValueTask.CompletedTask);
+        server.HandleRawMessage(static (_, _, _) => ValueTask.CompletedTask);
         server.HandlerFailed += (_, e) =>
         {
             // The harness's handlers fail only like this: an overflowing sum, a cancelled wait, an answer too large for the peer.
