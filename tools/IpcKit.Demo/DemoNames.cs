@@ -17,6 +17,9 @@ internal sealed class DemoNames : IDisposable
     private const int Attempts = 10;
     private const string AliveSuffix = ".alive";
 
+    // How long the sweep waits for a dead run's light (its producer may outlive it by a moment).
+    private static readonly TimeSpan s_lightTakeover = TimeSpan.FromSeconds(5);
+
     private readonly NamedLock _alive;
     private readonly LockLease _aliveLease;
 
@@ -170,11 +173,13 @@ internal sealed class DemoNames : IDisposable
             Try(() => File.Delete(Path.ChangeExtension(socket, ".lock")));
         }
 
-        // A light whose holder died keeps its file (with the mark) until a next owner has been told: be that owner.
+        // A light whose holder died keeps its file (with the mark) until a next owner has been told: be that owner. The
+        // dead run's producer dies with it, but not at the same instant (its parent-death signal comes after): it may
+        // hold the light a moment longer, so wait for it, a bounded while.
         Try(() =>
         {
             using var light = new NamedLock(LightOf(id));
-            if (light.TryAcquire(out LockLease? lease))
+            if (light.TryAcquire(out LockLease? lease, s_lightTakeover))
             {
                 lease.Dispose();
             }

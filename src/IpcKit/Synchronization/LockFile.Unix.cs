@@ -11,8 +11,9 @@ namespace IpcKit.Synchronization;
 //
 // Lifecycle. The file lives in the per-user folder (0700, owner-checked) and is opened with O_NOFOLLOW, then checked on
 // the opened descriptor (ours, 0600, a regular file). Every user holds the lifecycle byte shared; on its last close a
-// user converts that to exclusive without waiting, which succeeds only when nobody else has the file open, and then
-// unlinks it, unless a lease still carries a dead holder's mark (the file stays so that the lease's next owner is told).
+// user converts that to exclusive without waiting, which succeeds only when nobody else has the file open (failing, it
+// drops its share and tries once more, so that two users closing together do not both leave it), and then unlinks it,
+// unless a lease still carries a dead holder's mark (the file stays so that the lease's next owner is told).
 // That opens the classic lock-file/unlink race: an opener may have opened the inode just before the unlink. So an
 // opener checks, once it holds the lifecycle byte, that the path still names the inode it opened, and starts over if
 // not. A creator that dies while writing the header leaves a file without the magic, which the next opener initializes
@@ -345,9 +346,21 @@ internal sealed partial class LockFile
             ForgetOnMacOS(Path);
         }
 
-        if (_readOnly || !OperatingSystem.IsLinux() || !TryLockByteUnix(_file, LockFileLayout.LifecycleByte, shared: false))
+        if (_readOnly || !OperatingSystem.IsLinux())
         {
             return;
+        }
+
+        // Two users closing at the same moment would each fail to convert while the other still holds its share, and
+        // both would leave the file. So a closer that fails drops its share and tries once more: of the closers, the
+        // last to drop its share finds none left (or one that got there first and removes the file itself).
+        if (!TryLockByteUnix(_file, LockFileLayout.LifecycleByte, shared: false))
+        {
+            UnlockByteUnix(_file, LockFileLayout.LifecycleByte);
+            if (!TryLockByteUnix(_file, LockFileLayout.LifecycleByte, shared: false))
+            {
+                return;
+            }
         }
 
         if (HasAbandonedMarks() || !StillNamed(_file, Path))

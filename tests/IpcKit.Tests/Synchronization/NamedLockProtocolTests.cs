@@ -19,6 +19,39 @@ public sealed class NamedLockProtocolTests
     private static readonly int s_longSleepMilliseconds = (int)(2 * TestTimeouts.Unexpected.TotalMilliseconds);
 
     [SkippableFact]
+    public void Users_closing_at_the_same_moment_do_not_all_leave_the_file()
+    {
+        // Each closer converts its share of the lifecycle byte to exclusive; two at once each see the other's share.
+        // Whoever fails must try again after dropping its own, or both leave the file behind.
+        Requires.Platform(OperatingSystem.IsLinux(), "Lock files are removed by their last user on Linux.");
+        const int Users = 4;
+        const int Rounds = 300;
+        string name = UniqueName.Next("close");
+        string path = IpcName.GetLockPath(name);
+        using var together = new Barrier(Users);
+        int left = 0;
+        Parallel.For(0, Users, new ParallelOptions { MaxDegreeOfParallelism = Users }, user =>
+        {
+            for (int round = 0; round < Rounds; round++)
+            {
+                LockFile file = LockFile.Open(name, 1, NullLogger.Instance);
+                Assert.True(together.SignalAndWait(TestTimeouts.Unexpected));
+                file.Dispose();
+                Assert.True(together.SignalAndWait(TestTimeouts.Unexpected));
+                if (user == 0 && File.Exists(path))
+                {
+                    left++;
+                    File.Delete(path);
+                }
+
+                Assert.True(together.SignalAndWait(TestTimeouts.Unexpected));
+            }
+        });
+
+        Assert.Equal(0, left);
+    }
+
+    [SkippableFact]
     public async Task A_release_wakes_a_sleeping_waiter_through_the_futex()
     {
         RequireFutex();
