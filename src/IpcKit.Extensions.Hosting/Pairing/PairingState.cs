@@ -13,7 +13,7 @@ internal sealed class PairingState
     /// shutdown timeout (30 s), so the host's own drain decides. An app that wants another calls
     /// <see cref="PairedChild.Attach(PairedChildOptions)"/> itself before the host starts; the first call wins.
     /// </summary>
-    internal static readonly TimeSpan ParentDiedGracePeriod = TimeSpan.FromSeconds(35);
+    internal static TimeSpan ParentDiedGracePeriod { get; } = TimeSpan.FromSeconds(35);
 
     private readonly Lazy<PairedChild?> _child = new(
         () => PairedChild.IsPaired ? PairedChild.Attach(new PairedChildOptions { ParentDiedGracePeriod = ParentDiedGracePeriod }) : null);

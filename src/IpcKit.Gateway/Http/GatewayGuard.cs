@@ -233,6 +233,6 @@ internal sealed class GatewayGuard
     /// <summary>Settings for the extension members of problem documents (anonymous objects, arrays of names).</summary>
     private static class ProblemJson
     {
-        internal static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+        internal static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web);
     }
 }

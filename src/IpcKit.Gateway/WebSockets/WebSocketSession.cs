@@ -27,7 +27,7 @@ internal delegate ValueTask ClientMessageHandler(ReadOnlyMemory<byte> json, Canc
 internal sealed class WebSocketSession : IDisposable
 {
     /// <summary>How long a closing client has to take the close frame and answer it before the connection is aborted.</summary>
-    internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
+    internal static TimeSpan CloseGrace { get; } = TimeSpan.FromSeconds(1);
 
     private const int ReceiveChunk = 16 * 1024;
 

@@ -12,5 +12,5 @@ public static class IpcMeter
     public const string Name = "IpcKit";
 
     /// <summary>The shared meter; instruments are created once per process by each component.</summary>
-    internal static readonly Meter Meter = new(Name, typeof(IpcMeter).Assembly.GetName().Version?.ToString());
+    internal static Meter Meter { get; } = new(Name, typeof(IpcMeter).Assembly.GetName().Version?.ToString());
 }

@@ -9,34 +9,34 @@ namespace IpcKit.Pipes;
 /// </summary>
 internal static class PipeMetrics
 {
-    internal static readonly UpDownCounter<long> Connections = IpcMeter.Meter.CreateUpDownCounter<long>(
+    internal static UpDownCounter<long> Connections { get; } = IpcMeter.Meter.CreateUpDownCounter<long>(
         "ipckit.pipe.connections", "{connection}", "Pipe connections open now.");
 
-    internal static readonly Counter<long> ConnectionsClosed = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> ConnectionsClosed { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.connections.closed", "{connection}", "Pipe connections ended, tagged with the reason.");
 
-    internal static readonly Counter<long> MessagesSent = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> MessagesSent { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.messages.sent", "{message}", "Messages, requests and responses written.");
 
-    internal static readonly Counter<long> MessagesReceived = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> MessagesReceived { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.messages.received", "{message}", "Messages, requests and responses read.");
 
-    internal static readonly Counter<long> BytesSent = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> BytesSent { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.bytes.sent", "By", "Bytes written to pipe connections, headers included.");
 
-    internal static readonly Counter<long> BytesReceived = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> BytesReceived { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.bytes.received", "By", "Bytes read from pipe connections, headers included.");
 
-    internal static readonly Counter<long> MessagesDropped = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> MessagesDropped { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.messages.dropped", "{message}", "One-way messages received that no handler and no reader took.");
 
-    internal static readonly Counter<long> Requests = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> Requests { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.requests", "{request}", "Requests sent.");
 
-    internal static readonly Histogram<double> RequestDuration = IpcMeter.Meter.CreateHistogram<double>(
+    internal static Histogram<double> RequestDuration { get; } = IpcMeter.Meter.CreateHistogram<double>(
         "ipckit.pipe.request.duration", "s", "Time from sending a request to its answer.");
 
-    internal static readonly Counter<long> Failures = IpcMeter.Meter.CreateCounter<long>(
+    internal static Counter<long> Failures { get; } = IpcMeter.Meter.CreateCounter<long>(
         "ipckit.pipe.failures", "{failure}", "Failed requests and connections, tagged with the kind of failure.");
 
     internal static void Failure(string kind) => Failures.Add(1, new KeyValuePair<string, object?>("kind", kind));

@@ -118,6 +118,6 @@ public static class MessageTypeId
 
     private static class Cache<T>
     {
-        internal static int Id;
+        internal static int Id { get; set; }
     }
 }

@@ -13,7 +13,7 @@ namespace IpcKit.SharedMemory;
 /// </remarks>
 internal static class RingHeartbeat
 {
-    internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
+    internal static TimeSpan Interval { get; } = TimeSpan.FromMilliseconds(250);
 
     private static readonly ConcurrentDictionary<RingRole, byte> s_roles = new();
     private static readonly Lock s_gate = new();

@@ -105,10 +105,10 @@ internal sealed class RingRole : IDisposable
     internal bool PreviousPeerDied => _peers?.PreviousDied ?? false;
 
     /// <summary>How many times this role went to sleep on its semaphore.</summary>
-    internal long Sleeps;
+    internal long Sleeps { get; private set; }
 
     /// <summary>How many wake-ups this role posted.</summary>
-    internal long WakeUps;
+    internal long WakeUps { get; private set; }
 
     private string RoleName => _kind switch
     {

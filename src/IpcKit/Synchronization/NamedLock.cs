@@ -25,7 +25,7 @@ namespace IpcKit.Synchronization;
 public sealed class NamedLock : IDisposable
 {
     [ThreadStatic]
-    private static List<LockLease>? t_heldBySyncAcquire;
+    private static List<LockLease>? s_heldBySyncAcquire;
 
     private readonly LockFile _file;
     private readonly ILogger _logger;
@@ -260,7 +260,7 @@ public sealed class NamedLock : IDisposable
 
         if (synchronous)
         {
-            (t_heldBySyncAcquire ??= []).Add(lease);
+            (s_heldBySyncAcquire ??= []).Add(lease);
         }
 
         return lease;
@@ -269,7 +269,7 @@ public sealed class NamedLock : IDisposable
     /// <summary>A synchronous wait by a thread that itself holds every lease of this name could never end.</summary>
     private void ThrowIfWaitingForItself()
     {
-        List<LockLease>? held = t_heldBySyncAcquire;
+        List<LockLease>? held = s_heldBySyncAcquire;
         if (held is null)
         {
             return;

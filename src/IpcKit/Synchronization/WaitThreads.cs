@@ -3,12 +3,12 @@ namespace IpcKit.Synchronization;
 /// <summary>
 /// A small pool of dedicated background threads for waits that can only block in the kernel (POSIX semaphores).
 /// Each queued item gets its own thread for as long as it runs, so one long wait never delays another; threads
-/// that stay idle for <see cref="IdleTimeout"/> exit. Kept apart from the .NET thread pool on purpose: blocked
+/// that stay idle for <see cref="s_idleTimeout"/> exit. Kept apart from the .NET thread pool on purpose: blocked
 /// waiters there would starve the pool and make it inject threads slowly.
 /// </summary>
 internal static class WaitThreads
 {
-    private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_idleTimeout = TimeSpan.FromSeconds(30);
     private static readonly object s_gate = new();
     private static readonly Queue<(Action<object> Work, object State)> s_work = new();
     private static int s_idle;
@@ -46,7 +46,7 @@ internal static class WaitThreads
                 while (s_work.Count == 0)
                 {
                     s_idle++;
-                    bool signalled = Monitor.Wait(s_gate, IdleTimeout);
+                    bool signalled = Monitor.Wait(s_gate, s_idleTimeout);
                     s_idle--;
                     if (!signalled && s_work.Count == 0)
                     {

@@ -26,7 +26,7 @@ public sealed record ChildResult
 
     internal const string Prefix = "RESULT ";
 
-    internal static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    internal static JsonSerializerOptions Json { get; } = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     /// <summary>Prints the result line a parent harness reads.</summary>
     internal void Print() => Console.Out.WriteLine(Prefix + JsonSerializer.Serialize(this, Json));
