@@ -10,14 +10,16 @@ dotnet pack IpcKit.sln -c Release -o "$out" -warnaserror
 
 version=$(sed -n 's|.*<VersionPrefix>\(.*\)</VersionPrefix>.*|\1|p' Directory.Build.props)
 # IpcKit.Contracts is the demo's shared contracts assembly, not a package: users ship their own contracts.
-expected="IpcKit.$version.nupkg IpcKit.$version.snupkg IpcKit.Cli.$version.nupkg IpcKit.Gateway.$version.nupkg IpcKit.Gateway.$version.snupkg"
+libraries="IpcKit IpcKit.Gateway IpcKit.Nats IpcKit.Extensions.Hosting"
+expected="IpcKit.Cli.$version.nupkg"
+for id in $libraries; do expected+=" $id.$version.nupkg $id.$version.snupkg"; done
 actual=$(cd "$out" && ls | sort | tr '\n' ' ' | sed 's/ $//')
 if [ "$actual" != "$(tr ' ' '\n' <<<"$expected" | sort | tr '\n' ' ' | sed 's/ $//')" ]; then
   echo "verify-pack: expected packages '$expected', got '$actual'" >&2
   exit 1
 fi
 
-for id in IpcKit IpcKit.Gateway IpcKit.Cli; do
+for id in $libraries IpcKit.Cli; do
   nuspec=$(unzip -p "$out/$id.$version.nupkg" "$id.nuspec")
   # Every dependency on a package of ours must be one this pack produced.
   for dependency in $(grep -o '<dependency id="IpcKit[^"]*"' <<<"$nuspec" | sed 's/.*id="\(.*\)"/\1/'); do
