@@ -80,7 +80,10 @@ public sealed class ManyToOneChaosTests(ITestOutputHelper output) : RingTestBase
                 await producer.AssertExitCodeAsync(0);
             }
 
-            // The reader drains and ends when the last writer has detached.
+            // Every producer exited 0, so all it sent is committed: the reader drains the ring and ends. (It may already
+            // have ended on the last writer's detach; or, having seen a killed producer's slot as the last word, be
+            // waiting for a next producer: the cancellation ends that wait.)
+            await stopReading.CancelAsync();
             await reading.WaitAsync(TestTimeouts.Unexpected);
         }
         finally
@@ -120,13 +123,13 @@ public sealed class ManyToOneChaosTests(ITestOutputHelper output) : RingTestBase
         Assert.Equal(received.Values.Sum(l => (long)l.Count), reader.MessagesReceived);
     }
 
-    private static void Read(RingReader reader, Dictionary<int, List<long>> received, CancellationToken cancellationToken)
+    private static void Read(RingReader reader, Dictionary<int, List<long>> received, CancellationToken stopped)
     {
         while (true)
         {
             try
             {
-                if (!reader.WaitForData(TestTimeouts.Unexpected, cancellationToken))
+                if (!reader.WaitForData(TestTimeouts.Unexpected, stopped))
                 {
                     throw new TimeoutException("The ring stalled: no message for the unexpected timeout.");
                 }
@@ -135,26 +138,44 @@ public sealed class ManyToOneChaosTests(ITestOutputHelper output) : RingTestBase
             {
                 return;
             }
+            catch (Exception exception) when (exception is IpcPeerGoneException or OperationCanceledException && stopped.IsCancellationRequested)
+            {
+                // Every producer has stopped: what is left is in the ring.
+                while (Take(reader, received) > 0)
+                {
+                }
+
+                return;
+            }
             catch (IpcPeerGoneException)
             {
                 // Every producer was dead for a moment (all killed between two restarts): the next ones come.
                 continue;
             }
 
-            foreach (RingRecord record in reader.ReadBatch())
-            {
-                if (ReliabilityScenarios.CheckChaos(record.Body) is not (int id, long sequence))
-                {
-                    throw new InvalidOperationException($"A torn or foreign message at position {record.Position} ({record.Body.Length} bytes).");
-                }
-
-                if (!received.TryGetValue(id, out List<long>? list))
-                {
-                    received[id] = list = [];
-                }
-
-                list.Add(sequence);
-            }
+            Take(reader, received);
         }
+    }
+
+    private static int Take(RingReader reader, Dictionary<int, List<long>> received)
+    {
+        int taken = 0;
+        foreach (RingRecord record in reader.ReadBatch())
+        {
+            if (ReliabilityScenarios.CheckChaos(record.Body) is not (int id, long sequence))
+            {
+                throw new InvalidOperationException($"A torn or foreign message at position {record.Position} ({record.Body.Length} bytes).");
+            }
+
+            if (!received.TryGetValue(id, out List<long>? list))
+            {
+                received[id] = list = [];
+            }
+
+            list.Add(sequence);
+            taken++;
+        }
+
+        return taken;
     }
 }

@@ -121,15 +121,23 @@ internal static class LockChildren
     /// </summary>
     internal static void Takeover(string[] args)
     {
-        using var named = new NamedLock(args[0]);
-        Child.Ready();
-        using LockLease lease = named.Acquire(s_deadline);
-        long taken = Stopwatch.GetTimestamp();
+        long taken;
+        bool abandoned;
+        using (var named = new NamedLock(args[0]))
+        {
+            Child.Ready();
+            using LockLease lease = named.Acquire(s_deadline);
+            taken = Stopwatch.GetTimestamp();
+            abandoned = lease.Abandoned;
+        }
+
+        // Released and closed before the result goes out: the harness may kill this process once it has the result,
+        // and a lock killed in our hands would stay behind with our mark.
         string line = Console.In.ReadLine() ?? throw new InvalidOperationException("No kill time from the harness.");
         long killed = long.Parse(line["T0 ".Length..], CultureInfo.InvariantCulture);
         HdrHistogram.LongHistogram histogram = Histograms.Create();
         Histograms.Record(histogram, taken - killed);
-        new Window().Finish(1, 0, errors: lease.Abandoned ? 0 : 1, histogram: histogram).Print();
+        new Window().Finish(1, 0, errors: abandoned ? 0 : 1, histogram: histogram).Print();
     }
 
     /// <summary>A NamedLock, or a NamedSemaphore with a count of one used as a lock.</summary>
