@@ -96,9 +96,9 @@ public sealed class DemoTests
         }
         finally
         {
-            File.Delete(planted);
-            File.Delete(plantedAtDead);
-            File.Delete(IpcName.GetLockPath(dead + ".alive"));
+            UserFolder.Delete(planted);
+            UserFolder.Delete(plantedAtDead);
+            UserFolder.Delete(IpcName.GetLockPath(dead + ".alive"));
         }
     }
 

@@ -102,7 +102,7 @@ public sealed class PipeHardeningTests
         }
         finally
         {
-            File.Delete(lockPath);
+            UserFolder.Delete(lockPath);
         }
 
         // Once the planted file is gone, the name works.
@@ -129,8 +129,8 @@ public sealed class PipeHardeningTests
             int exit = await send.WaitForExitAsync();
 
             Assert.True(exit == 3, $"ipckit pipe send exited {exit}, not 3 (peer gone): {send.StandardError}");
-            File.Delete(IpcName.GetPipePath(name));
-            File.Delete(Path.ChangeExtension(IpcName.GetPipePath(name), ".lock"));
+            UserFolder.Delete(IpcName.GetPipePath(name));
+            UserFolder.Delete(Path.ChangeExtension(IpcName.GetPipePath(name), ".lock"));
         }
     }
 }

@@ -194,7 +194,7 @@ public sealed class PipeRobustnessTests
         }
         finally
         {
-            File.Delete(path);
+            UserFolder.Delete(path);
             try
             {
                 Directory.Delete(Path.GetDirectoryName(path)!);

@@ -75,7 +75,7 @@ public sealed class PipeWaitTests
         }
         finally
         {
-            File.Delete(path);
+            UserFolder.Delete(path);
         }
     }
 

@@ -203,7 +203,7 @@ public sealed class ChaosFindingsTests
             accepted.LingerState = new LingerOption(true, 0);
         }
 
-        File.Delete(IpcName.GetPipePath(name));
+        UserFolder.Delete(IpcName.GetPipePath(name));
         await using var server = new PipeServer(name);
         server.Start();
         await using PipeClient client = await connecting.WaitAsync(TestTimeouts.Unexpected);

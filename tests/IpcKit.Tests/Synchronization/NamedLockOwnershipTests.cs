@@ -25,7 +25,7 @@ public sealed class NamedLockOwnershipTests : IDisposable
             }
             else
             {
-                File.Delete(path);
+                UserFolder.Delete(path);
             }
         }
 

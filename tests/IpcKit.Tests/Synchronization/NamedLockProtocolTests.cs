@@ -142,7 +142,7 @@ public sealed class NamedLockProtocolTests
         }
         finally
         {
-            File.Delete(path);
+            UserFolder.Delete(path);
         }
     }
 
