@@ -10,8 +10,15 @@ namespace IpcKit.SharedMemory;
 // says the bytes were intact; otherwise the subscriber was overtaken.
 //
 // Overtaken (lapped), it resumes at the oldest checkpoint at or after limit - capacity and counts the messages it
-// lost (the checkpoint's sequence minus its own). It publishes its position in its slot per batch (with a full fence,
-// after which it reads whether the writer sleeps): the writer of a back-pressure ring waits for the slowest one.
+// lost (the checkpoint's sequence minus its own). There may be none for a moment: the writer raises the limit before it
+// writes the record that keeps a checkpoint within reach, and the scan of the sixteen entries may be slower than the
+// writer's laps (a subscriber descheduled on a busy machine). Then nothing is ready yet: the writer's next commit
+// writes a checkpoint and wakes the subscriber. Being overtaken is never corruption, however often it happens.
+//
+// A message found is copied and stays found until it is consumed, so HasData (which peeks) and the TryPeek after it
+// agree, and a reader told a message is ready always gets one. It publishes its position in its slot per batch (with
+// a full fence, after which it reads whether the writer sleeps): the writer of a back-pressure ring waits for the
+// slowest one.
 
 /// <summary>A subscriber of a broadcast ring.</summary>
 internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
@@ -29,6 +36,8 @@ internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
     private long _cachedTail;
     private long _next;
     private long _sequence;
+    private int _foundLength = -1;
+    private int _foundType;
 
     internal BroadcastReadCursor(TMemory memory, RingDescriptor descriptor, string describe, int slot, RingStart start, IRingCursorEvents? events)
         : base(descriptor, describe)
@@ -38,15 +47,7 @@ internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
         _slotLine = RingLayout.SlotOffset(slot);
         _scratch = GC.AllocateUninitializedArray<byte>(Math.Min(4096, MaxMessageSize), pinned: true);
         _scratchPointer = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _scratch[0]);
-        if (start == RingStart.Oldest)
-        {
-            _head = -1;
-            if (!TryResume())
-            {
-                throw Corrupt(0, "no checkpoint lies within the intact part of the ring");
-            }
-        }
-        else
+        if (start != RingStart.Oldest || !TryStartAtOldest())
         {
             AttachNow();
         }
@@ -73,21 +74,26 @@ internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
     internal override bool HasData()
     {
         ThrowIfDropped();
-        return _head != _cachedTail || RefreshTail() != _head;
+        return _foundLength >= 0 || TryPeek(out _, out _, out _, out _);
     }
 
     internal override bool TryPeek(out byte* body, out int length, out int type, out long position)
     {
+        if (_foundLength >= 0)
+        {
+            body = _scratchPointer;
+            length = _foundLength;
+            type = _foundType;
+            position = _head;
+            return true;
+        }
+
         for (int round = 0; round < MaxRecoveries; round++)
         {
             long head = _head;
             if (head == _cachedTail && RefreshTail() == head)
             {
-                body = null;
-                length = 0;
-                type = 0;
-                position = head;
-                return false;
+                break;
             }
 
             if (Overtaken(head))
@@ -148,20 +154,26 @@ internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
             }
 
             body = _scratchPointer;
-            length = recordLength;
-            type = recordType;
+            length = _foundLength = recordLength;
+            type = _foundType = recordType;
             position = head;
             _next = head + size;
             return true;
         }
 
-        throw Corrupt(_head, $"the writer overtook this subscriber {MaxRecoveries} times in one read; no intact checkpoint was found");
+        // Nothing new, or overtaken with no intact checkpoint yet (or again and again): nothing is ready now.
+        body = null;
+        length = 0;
+        type = 0;
+        position = _head;
+        return false;
     }
 
     internal override void Consume()
     {
         _head = _next;
         _sequence++;
+        _foundLength = -1;
     }
 
     internal override bool Publish()
@@ -203,9 +215,13 @@ internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
     /// <summary>Moves to the oldest intact checkpoint and counts what was lost; false if none is there yet (the next commit writes one).</summary>
     private bool TryResume()
     {
+        // Every entry at or after limit - capacity names an intact record. An entry is written when its record is
+        // staged, before the commit, so the write position is read after the scan: the oldest entry is published if
+        // it lies at or before it (and if it does not, no entry does). Reading it before the scan would refuse the
+        // entries the writer rewrote during the scan.
         long limit = _memory.ReadInt64Acquire(RingLayout.OverwriteLimitOffset);
-        long tail = _memory.ReadInt64Acquire(RingLayout.WritePositionOffset);
-        if (!RingCheckpoints.Find(_memory, Math.Max(0, limit - Capacity), tail, oldest: true, out long position, out long sequence))
+        if (!RingCheckpoints.Find(_memory, Math.Max(0, limit - Capacity), long.MaxValue, oldest: true, out long position, out long sequence)
+            || position > _memory.ReadInt64Acquire(RingLayout.WritePositionOffset))
         {
             return false;
         }
@@ -227,6 +243,24 @@ internal sealed unsafe class BroadcastReadCursor<TMemory> : RingReadCursor
         _sequence = sequence;
         _cachedTail = Math.Max(_cachedTail, position);
         return true;
+    }
+
+    /// <summary>Starts at the oldest intact checkpoint; false if the writer kept the subscriber from finding one.</summary>
+    private bool TryStartAtOldest()
+    {
+        _head = -1;
+        var spin = default(SpinWait);
+        for (int attempt = 0; attempt < MaxRecoveries; attempt++)
+        {
+            if (TryResume())
+            {
+                return true;
+            }
+
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return false;
     }
 
     /// <summary>Starts at the write position, counting the messages from the newest checkpoint before it.</summary>

@@ -74,6 +74,65 @@ public sealed class BroadcastProtocolTests
     }
 
     [Fact]
+    public unsafe void A_lapped_subscriber_finding_no_intact_checkpoint_yet_has_nothing_ready_until_the_writer_commits()
+    {
+        using TestRing ring = TestRing.Broadcast(4096, lossy: true);
+        BroadcastWriteCursor<RingMemory> writer = ring.Publisher();
+        BroadcastReadCursor<RingMemory> subscriber = ring.Subscriber(0);
+        long sent = 0;
+        while (sent < 97)
+        {
+            Assert.True(writer.TrySend(Body(sent++, 56)));
+        }
+
+        // 97 records of 64 bytes: the write position is 1984 bytes before the end of the data area. Reserving the
+        // largest message wraps, and raises the limit a whole capacity past the write position before anything is
+        // committed: until the record is staged, every checkpoint lies below what is intact.
+        Assert.Equal(1984, ring.Capacity - (ring.ReadInt64(RingLayout.WritePositionOffset) % ring.Capacity));
+        int largest = ring.Descriptor.MaxMessageSize;
+        byte* target = writer.TryReserve(largest);
+        Assert.True(target != null);
+        Assert.False(subscriber.HasData());
+        Assert.False(subscriber.TryPeek(out _, out _, out _, out _));
+
+        Body(sent, largest).CopyTo(new Span<byte>(target, largest));
+        writer.Commit(largest, 0);
+        Assert.True(subscriber.HasData());
+        List<(byte[] Body, int TypeId, long Position)> seen = subscriber.Drain();
+        Assert.Equal([sent], seen.Select(m => Check(m.Body)));
+        Assert.Equal(sent, subscriber.Lost);
+        Assert.Equal(sent + 1, subscriber.Sequence);
+    }
+
+    [Fact]
+    public void A_lapped_subscriber_whose_search_for_a_checkpoint_the_writer_outpaces_searches_again()
+    {
+        using TestRing ring = TestRing.Broadcast(4096, lossy: true);
+        BroadcastWriteCursor<RingMemory> writer = ring.Publisher();
+        var interrupt = new Interrupt();
+        var subscriber = new BroadcastReadCursor<InterruptedMemory>(new InterruptedMemory(ring.Memory, interrupt), ring.Descriptor, "Ring 'test'", 0, RingStart.Now, ring);
+        ring.Write(RingLayout.SlotOffset(0) + RingLayout.StateField, (int)RingPeerState.Attached);
+        long sent = 0;
+        void Laps(int laps)
+        {
+            for (long bytes = 0; bytes < laps * ring.Capacity; bytes += 112)
+            {
+                Assert.True(writer.TrySend(Body(sent++, 100)));
+            }
+        }
+
+        // Lapped; then, while it reads the first checkpoint entry, the writer laps it three times more: each entry it
+        // reads after that is newer than the write position it would have read before the search.
+        Laps(2);
+        interrupt.Action = () => Laps(3);
+        List<long> seen = [.. subscriber.Drain().Select(m => Check(m.Body))];
+        Assert.Null(interrupt.Action);
+        Assert.Equal(sent - 1, seen[^1]);
+        Assert.Equal(Enumerable.Range((int)seen[0], seen.Count).Select(i => (long)i), seen);
+        Assert.Equal(sent, seen.Count + subscriber.Lost);
+    }
+
+    [Fact]
     public async Task A_subscriber_racing_a_lossy_writer_on_another_thread_never_delivers_a_torn_copy()
     {
         using TestRing ring = TestRing.Broadcast(4096, lossy: true);
@@ -192,6 +251,54 @@ public sealed class BroadcastProtocolTests
         List<(byte[] Body, int TypeId, long Position)> seen = subscriber.Drain();
         Assert.Equal(77, Check(seen[^1].Body));
         Assert.Equal(78, subscriber.Sequence);
+    }
+
+    /// <summary>The ring's memory, with an action run once just before the first checkpoint entry is next read.</summary>
+    private readonly unsafe struct InterruptedMemory(RingMemory memory, Interrupt interrupt) : IRingMemory
+    {
+        public byte* Pointer(long offset) => memory.Pointer(offset);
+
+        public long ReadInt64(long offset) => memory.ReadInt64(offset);
+
+        public long ReadInt64Acquire(long offset)
+        {
+            if (offset == RingLayout.CheckpointsOffset && interrupt.Action is { } action)
+            {
+                interrupt.Action = null;
+                action();
+            }
+
+            return memory.ReadInt64Acquire(offset);
+        }
+
+        public int ReadInt32(long offset) => memory.ReadInt32(offset);
+
+        public int ReadInt32Acquire(long offset) => memory.ReadInt32Acquire(offset);
+
+        public void WriteInt32(long offset, int value) => memory.WriteInt32(offset, value);
+
+        public void WriteInt32Release(long offset, int value) => memory.WriteInt32Release(offset, value);
+
+        public void WriteInt64(long offset, long value) => memory.WriteInt64(offset, value);
+
+        public void WriteInt64Release(long offset, long value) => memory.WriteInt64Release(offset, value);
+
+        public long ExchangeInt64(long offset, long value) => memory.ExchangeInt64(offset, value);
+
+        public long CompareExchangeInt64(long offset, long value, long comparand) => memory.CompareExchangeInt64(offset, value, comparand);
+
+        public int CompareExchangeInt32(long offset, int value, int comparand) => memory.CompareExchangeInt32(offset, value, comparand);
+
+        public long OrInt64(long offset, long bits) => memory.OrInt64(offset, bits);
+
+        public long AndInt64(long offset, long bits) => memory.AndInt64(offset, bits);
+
+        public void Zero(long offset, long length) => memory.Zero(offset, length);
+    }
+
+    private sealed class Interrupt
+    {
+        public Action? Action { get; set; }
     }
 
     private static byte[] Body(long sequence, int size)
