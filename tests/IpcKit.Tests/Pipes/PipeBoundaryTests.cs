@@ -62,6 +62,29 @@ public sealed class PipeBoundaryTests
         Assert.Contains("at least 8", await server.NextClosedAsync(), StringComparison.Ordinal);
     }
 
+    [SkippableTheory]
+    [InlineData(1u, 1u, true)]
+    [InlineData(0u, 256u, false)]
+    [InlineData(1u << 20, 0u, false)]
+    public async Task A_hello_must_allow_at_least_one_byte_of_window_and_one_request(uint window, uint maxRequests, bool accepted)
+    {
+        Requires.Platform(!OperatingSystem.IsWindows(), "The raw client speaks to a Unix socket.");
+        await using TestServer server = await TestServer.ChildAsync(UniqueName.Next("window"));
+        using RawPipeClient raw = await RawPipeClient.ConnectAsync(server.Name);
+
+        if (accepted)
+        {
+            await raw.HandshakeAsync(RawPipeClient.HelloFrame(window: window, maxRequests: maxRequests));
+            return;
+        }
+
+        await raw.SendAsync(RawPipeClient.HelloFrame(window: window, maxRequests: maxRequests));
+        Assert.Equal(RawPipeClient.Error, Assert.Single(await raw.ReadUntilClosedAsync()).Kind);
+        string closed = await server.NextClosedAsync();
+        Assert.StartsWith(nameof(IpcCloseReason.ProtocolViolation), closed, StringComparison.Ordinal);
+        Assert.Contains($"a receive window of {window} bytes and a limit of {maxRequests} requests; both must be at least 1", closed, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public async Task An_error_frame_with_correlation_id_0_closes_the_connection_with_the_peers_reason()
     {
