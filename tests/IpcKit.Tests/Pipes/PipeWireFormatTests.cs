@@ -127,6 +127,15 @@ public sealed class PipeWireFormatTests
     }
 
     [Fact]
+    public void A_hello_is_written_whole_over_whatever_the_buffer_held()
+    {
+        byte[] body = new byte[PipeProtocol.HelloSize];
+        body.AsSpan().Fill(0xFF);
+        PipeProtocol.WriteHello(body, new PipeProtocol.Hello(PipeProtocol.Version, 1, 2, 3, 4));
+        Assert.Equal(Convert.FromHexString("4950434B" + "0200" + "0000" + "01000000" + "02000000" + "03000000" + "04000000"), body);
+    }
+
+    [Fact]
     public void A_hello_of_this_version_needs_all_24_bytes_and_one_of_another_version_only_its_first_8()
     {
         byte[] body = new byte[PipeProtocol.HelloSize];
@@ -197,6 +206,11 @@ public sealed class PipeWireFormatTests
         Assert.Equal("", cut);
         Assert.StartsWith(type, "Some.Type", StringComparison.Ordinal);
         Assert.NotEqual("", type);
+
+        // With no type name, the message alone is cut to fit.
+        PipeProtocol.WriteErrorWithin(written, "", message, 50);
+        Assert.True(written.WrittenCount <= 50, $"{written.WrittenCount} bytes for a limit of 50");
+        Assert.StartsWith(PipeProtocol.ReadError(written.WrittenMemory).Message, message, StringComparison.Ordinal);
 
         PipeProtocol.WriteErrorWithin(written, "Some.Type", message, 3);
         Assert.Equal(("", ""), PipeProtocol.ReadError(written.WrittenMemory));
