@@ -24,14 +24,13 @@ internal static partial class PipeEndpoint
     private const int SoPeerCred = 17;
 
     /// <summary>The folder that holds this user's IpcKit sockets.</summary>
-    internal static string SocketFolder()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return "";
-        }
+    internal static string SocketFolder() =>
+        OperatingSystem.IsWindows() ? "" : SocketFolder(Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"));
 
-        string? runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+    /// <summary>The socket folder for a given XDG_RUNTIME_DIR: under it if it is an absolute path to a private folder of ours, else in TEMP.</summary>
+    [UnsupportedOSPlatform("windows")]
+    internal static string SocketFolder(string? runtime)
+    {
         if (!string.IsNullOrEmpty(runtime) && Path.IsPathFullyQualified(runtime) && Directory.Exists(runtime) && IsPrivate(runtime))
         {
             return Path.Combine(runtime, "ipckit");
@@ -182,6 +181,4 @@ internal static partial class PipeEndpoint
 
         return new PipeTransport(new NetworkStream(socket, ownsSocket: true), socket, pid, uid);
     }
-
-    internal static uint? CurrentUserId => OperatingSystem.IsWindows() ? null : Interop.Files.GetEffectiveUserId();
 }

@@ -270,6 +270,7 @@ public sealed class PipeSecurityTests
         Assert.Equal(IpcCloseReason.Rejected, info.Reason);
         Assert.IsType<UnauthorizedAccessException>(info.Exception);
         Assert.Contains("not as this user", info.Exception.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"The client process 4242 runs as user {Interop.Files.GetEffectiveUserId() + 1}", info.Exception.Message, StringComparison.Ordinal);
 
         // The other side sees its connection end (closed or reset) without a single frame.
         using RawPipeClient raw = RawPipeClient.FromAccepted(client);

@@ -139,7 +139,7 @@ public sealed class PipeFuzzFindingsTests
         await socket.ConnectAsync(endpoint);
         using Socket peer = await listener.AcceptAsync();
         var options = new PipeClientOptions();
-        var connection = new PipeConnection(new PipeTransport(new NetworkStream(socket, ownsSocket: true), socket, null, PipeEndpoint.CurrentUserId), options, peer: null, isServerSide: false);
+        var connection = new PipeConnection(new PipeTransport(new NetworkStream(socket, ownsSocket: true), socket, null, (OperatingSystem.IsWindows() ? null : (uint?)Interop.Files.GetEffectiveUserId())), options, peer: null, isServerSide: false);
 #pragma warning restore CA2000
         await using (connection)
         {
