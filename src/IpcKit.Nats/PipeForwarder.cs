@@ -19,7 +19,7 @@ internal sealed class PipeForwarder(PipeConnectRoute route, BridgeContext contex
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var server = new PipeServer(route.Pipe, route.ServerOptions);
-        server.FallbackRequestHandler = new ForwardingRequestHandler(RequestAsync);
+        server.FallbackRequestHandler = new RawRequestHandler((request, connection, token) => new ValueTask<IpcMessage>(RequestAsync(request, connection, token)), relayRemoteErrors: true);
         server.FallbackMessageHandler = new ForwardingMessageHandler(PublishAsync);
         try
         {

@@ -1,7 +1,12 @@
 namespace IpcKit.Pipes;
 
-/// <summary>A handler for raw requests of one type id: it gets the body in place, valid until its task completes.</summary>
-internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, CancellationToken, ValueTask<IpcMessage>> handler) : RequestHandler
+/// <summary>
+/// A handler for raw requests: it gets the body in place, valid until its task completes, and its answer goes back type
+/// id and body as they are. Registered for one type id, or as a server's fallback for every type id nobody handles (a
+/// forwarder such as the NATS bridge), which relays a <see cref="PipeRemoteException"/> as the remote side reported it
+/// (its type name kept, no local handler failed) instead of as its own failure.
+/// </summary>
+internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, CancellationToken, ValueTask<IpcMessage>> handler, bool relayRemoteErrors = false) : RequestHandler
 {
     internal override void Invoke(PipeDispatcher dispatcher, uint correlationId, int typeId, ReadOnlyMemory<byte> body, ReceiveBuffer buffer)
     {
@@ -13,7 +18,7 @@ internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, Cancell
         }
         catch (Exception exception)
         {
-            dispatcher.AnswerError(correlationId, exception);
+            Fail(dispatcher, correlationId, exception);
             return;
         }
 
@@ -29,7 +34,7 @@ internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, Cancell
         _ = CompleteAsync(dispatcher, correlationId, pending, buffer);
     }
 
-    private static async Task CompleteAsync(PipeDispatcher dispatcher, uint correlationId, ValueTask<IpcMessage> pending, ReceiveBuffer buffer)
+    private async Task CompleteAsync(PipeDispatcher dispatcher, uint correlationId, ValueTask<IpcMessage> pending, ReceiveBuffer buffer)
     {
         try
         {
@@ -40,7 +45,7 @@ internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, Cancell
             }
             catch (Exception exception)
             {
-                dispatcher.AnswerError(correlationId, exception);
+                Fail(dispatcher, correlationId, exception);
                 return;
             }
 
@@ -49,6 +54,18 @@ internal sealed class RawRequestHandler(Func<IpcMessage, PipeConnection, Cancell
         finally
         {
             buffer.Release();
+        }
+    }
+
+    private void Fail(PipeDispatcher dispatcher, uint correlationId, Exception exception)
+    {
+        if (relayRemoteErrors && exception is PipeRemoteException remote)
+        {
+            dispatcher.AnswerRemoteError(correlationId, remote.RemoteType, remote.RemoteMessage);
+        }
+        else
+        {
+            dispatcher.AnswerError(correlationId, exception);
         }
     }
 }
