@@ -492,6 +492,9 @@ internal sealed class PipeDispatcher
     /// <summary>Sends an answer or error frame (they never wait for room) and counts the request as answered.</summary>
     private void Reply(uint correlationId, FrameKind kind, int typeId, ReadOnlySpan<byte> body)
     {
+        // Counted out before the answer can reach the peer: a peer at its limit sends its next request the moment it
+        // reads this answer, and the receive loop may count that one while this thread is still in the write.
+        Interlocked.Decrement(ref _requestsRunning);
         try
         {
             Connection.Output.TryWrite(kind, correlationId, typeId, body, PipeRoom.Bypass, urgent: true);
@@ -499,10 +502,6 @@ internal sealed class PipeDispatcher
         catch (Exception)
         {
             // The connection ended meanwhile; its close already accounted for everything in flight.
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _requestsRunning);
         }
     }
 

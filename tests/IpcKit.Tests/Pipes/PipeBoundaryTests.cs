@@ -150,6 +150,28 @@ public sealed class PipeBoundaryTests
     }
 
     [Fact]
+    public async Task A_client_at_the_request_limit_sends_its_next_request_the_moment_an_answer_comes_and_is_never_over_the_limit()
+    {
+        // A limit of 1, answers completed on the thread pool: the next request is sent as soon as the answer is read,
+        // and the server's receive loop counts it while the answering thread may still be in its write. The server must
+        // count the request out before its answer can reach the client, or a conforming client breaks the protocol.
+        await using var server = new PipeServer(UniqueName.Next("limit1"), new PipeServerOptions { MaxConcurrentRequestsPerConnection = 1 });
+        server.HandleRawRequest(async (request, _, _) =>
+        {
+            await Task.Yield();
+            return new IpcMessage(request.TypeId, request.Body.ToArray());
+        });
+        server.Start();
+        await using PipeClient client = await PipeClient.ConnectAsync(server.Name, timeout: TestTimeouts.Unexpected);
+
+        for (int i = 0; i < 5000; i++)
+        {
+            IpcMessage answer = await client.RequestRawAsync(BitConverter.GetBytes(i), timeout: TestTimeouts.Unexpected);
+            Assert.Equal(i, BitConverter.ToInt32(answer.Body.Span));
+        }
+    }
+
+    [Fact]
     public async Task Requests_on_a_live_connection_keep_their_answers_across_the_correlation_id_wrap()
     {
         string name = UniqueName.Next("wrap");
