@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using IpcKit.Contracts;
 using IpcKit.Pipes;
+using IpcKit.Serialization;
+using MessagePack;
 
 namespace IpcKit.Tests.Pipes;
 
@@ -77,6 +80,48 @@ public sealed class PipeHandshakeTests
     }
 
     [SkippableFact]
+    public async Task The_window_a_client_announces_in_its_hello_is_what_the_server_sends_ahead_of_its_credit()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "The raw client speaks to a Unix socket.");
+        await using TestServer server = TestServer.InProcess(UniqueName.Next("window"));
+        using RawPipeClient raw = await RawPipeClient.ConnectAsync(server.Name);
+        int cost = PipeProtocol.MessageCost(MessagePackSerializer.Serialize(new TextMessage { Message = "push 0" }, IpcSerializer.Options).Length);
+        await raw.HandshakeAsync(RawPipeClient.HelloFrame(window: (uint)(2 * cost)));
+
+        // The server pushes five messages to the caller before it answers: two fit the window.
+        byte[] push = MessagePackSerializer.Serialize(new TextMessage { Message = "push:5" }, IpcSerializer.Options);
+        await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Request, 1, MessageTypeId.Of<TextMessage>(), push));
+        Assert.Equal(RawPipeClient.Message, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
+        Assert.Equal(RawPipeClient.Message, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
+
+        // The third waits for credit: a ping sent now is answered before it.
+        await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
+        Assert.Equal(RawPipeClient.Pong, (await raw.ReadFrameAsync())!.Value.Kind);
+
+        // Credit for the two read lets two more go; credit for those, the last and the answer.
+        byte[] credit = new byte[PipeProtocol.CreditSize];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(credit, (uint)(2 * cost));
+        await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Credit, 0, 0, credit));
+        Assert.Equal(RawPipeClient.Message, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
+        Assert.Equal(RawPipeClient.Message, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
+        await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
+        Assert.Equal(RawPipeClient.Pong, (await raw.ReadFrameAsync())!.Value.Kind);
+
+        await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Credit, 0, 0, credit));
+        var rest = new List<byte>();
+        while (await raw.ReadNextAfterHeartbeatsAsync() is { } frame)
+        {
+            rest.Add(frame.Kind);
+            if (frame.Kind == RawPipeClient.Response)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal([RawPipeClient.Message, RawPipeClient.Response], rest);
+    }
+
+    [SkippableFact]
     public async Task A_server_that_refuses_with_an_error_frame_fails_the_connect_with_its_reason()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
@@ -144,6 +189,28 @@ public sealed class PipeHandshakeTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting);
         Assert.Empty(await server.ReadUntilClosedAsync());
+    }
+
+    [SkippableFact]
+    public async Task A_socket_at_the_name_that_is_not_a_stream_server_fails_the_connect_at_once()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
+        string name = UniqueName.Next("dgram");
+        string path = IpcName.GetPipePath(name);
+        PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
+        using var datagram = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        datagram.Bind(new UnixDomainSocketEndPoint(path));
+        try
+        {
+            // Not "no server yet" (which is waited out until the timeout): an error of its own, reported at once.
+            Task<PipeClient> connecting = PipeClient.ConnectAsync(name, timeout: TimeSpan.FromMinutes(5));
+            Exception error = await Assert.ThrowsAnyAsync<Exception>(() => connecting.WaitAsync(TestTimeouts.Unexpected));
+            Assert.IsNotType<TimeoutException>(error);
+        }
+        finally
+        {
+            UserFolder.Delete(path);
+        }
     }
 
     /// <summary>A listening socket at a pipe name's path, for a test to play the server by hand.</summary>

@@ -275,6 +275,17 @@ public sealed class PipeSecurityTests
         // The other side sees its connection end (closed or reset) without a single frame.
         using RawPipeClient raw = RawPipeClient.FromAccepted(client);
         Assert.Empty(await raw.ReadUntilClosedAsync());
+
+        // A client refuses a server of another user the same way, naming it the server.
+        using var second = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await second.ConnectAsync(new UnixDomainSocketEndPoint(folder.File("s")));
+        using Socket secondAccepted = await listener.AcceptAsync();
+        using var clientTransport = new PipeTransport(new NetworkStream(second, ownsSocket: true), second, 4343, Interop.Files.GetEffectiveUserId() + 2);
+        await using var clientSide = new PipeConnection(clientTransport, new PipeClientOptions(), peer: null, isServerSide: false);
+        clientSide.Start(PipeDeadline.From(TestTimeouts.Unexpected, TestTimeouts.Unexpected), CancellationToken.None);
+        PipeCloseInfo refused = await clientSide.Completion.WaitAsync(TestTimeouts.Unexpected);
+        Assert.Equal(IpcCloseReason.Rejected, refused.Reason);
+        Assert.StartsWith($"The server process 4343 runs as user {Interop.Files.GetEffectiveUserId() + 2}", refused.Exception.Message, StringComparison.Ordinal);
     }
 
     [SupportedOSPlatform("linux")]
