@@ -96,7 +96,7 @@ public sealed class PipeHandshakeTests
 
         // The third waits for credit: a ping sent now is answered before it.
         await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
-        Assert.Equal(RawPipeClient.Pong, (await raw.ReadFrameAsync())!.Value.Kind);
+        Assert.Equal(RawPipeClient.Pong, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
 
         // Credit for the two read lets two more go; credit for those, the last and the answer.
         byte[] credit = new byte[PipeProtocol.CreditSize];
@@ -105,7 +105,7 @@ public sealed class PipeHandshakeTests
         Assert.Equal(RawPipeClient.Message, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
         Assert.Equal(RawPipeClient.Message, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
         await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
-        Assert.Equal(RawPipeClient.Pong, (await raw.ReadFrameAsync())!.Value.Kind);
+        Assert.Equal(RawPipeClient.Pong, (await raw.ReadNextAfterHeartbeatsAsync())!.Value.Kind);
 
         await raw.SendAsync(RawPipeClient.Frame(RawPipeClient.Credit, 0, 0, credit));
         var rest = new List<byte>();
@@ -125,7 +125,7 @@ public sealed class PipeHandshakeTests
     public async Task A_server_that_refuses_with_an_error_frame_fails_the_connect_with_its_reason()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
-        await using var fake = FakeServer.Start();
+        using var fake = FakePipeServer.Start();
         Task<PipeClient> connecting = PipeClient.ConnectAsync(fake.Name, timeout: TestTimeouts.Unexpected);
         using RawPipeClient server = await fake.AcceptAsync();
         Assert.Equal(RawPipeClient.Hello, (await server.ReadFrameAsync())!.Value.Kind);
@@ -145,7 +145,7 @@ public sealed class PipeHandshakeTests
     public async Task A_server_that_closes_during_the_handshake_is_waited_out_like_a_missing_one()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
-        await using var fake = FakeServer.Start();
+        using var fake = FakePipeServer.Start();
         Task<PipeClient> connecting = PipeClient.ConnectAsync(fake.Name, timeout: TimeSpan.FromSeconds(1));
         using RawPipeClient server = await fake.AcceptAsync();
         Assert.Equal(RawPipeClient.Hello, (await server.ReadFrameAsync())!.Value.Kind);
@@ -162,7 +162,7 @@ public sealed class PipeHandshakeTests
     public async Task A_server_silent_after_the_accept_fails_the_connect_at_the_handshake_timeout_and_is_hung_up_on()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
-        await using var fake = FakeServer.Start();
+        using var fake = FakePipeServer.Start();
         var options = new PipeClientOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) };
         Task<PipeClient> connecting = PipeClient.ConnectAsync(fake.Name, options, TimeSpan.FromMilliseconds(300));
         using RawPipeClient server = await fake.AcceptAsync();
@@ -179,7 +179,7 @@ public sealed class PipeHandshakeTests
     public async Task A_connect_cancelled_during_the_handshake_throws_at_once_and_hangs_up()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
-        await using var fake = FakeServer.Start();
+        using var fake = FakePipeServer.Start();
         using var cancel = new CancellationTokenSource();
         Task<PipeClient> connecting = PipeClient.ConnectAsync(fake.Name, timeout: TestTimeouts.Unexpected, cancellationToken: cancel.Token);
         using RawPipeClient server = await fake.AcceptAsync();
@@ -210,43 +210,14 @@ public sealed class PipeHandshakeTests
         finally
         {
             UserFolder.Delete(path);
-        }
-    }
-
-    /// <summary>A listening socket at a pipe name's path, for a test to play the server by hand.</summary>
-    private sealed class FakeServer : IAsyncDisposable
-    {
-        private readonly Socket _listener;
-        private readonly string _path;
-
-        private FakeServer(string name, string path, Socket listener)
-        {
-            Name = name;
-            _path = path;
-            _listener = listener;
-        }
-
-        public string Name { get; }
-
-        public static FakeServer Start()
-        {
-            string name = UniqueName.Next("fake");
-            string path = IpcName.GetPipePath(name);
-            PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
-            var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            listener.Listen(8);
-            return new FakeServer(name, path, listener);
-        }
-
-        public async Task<RawPipeClient> AcceptAsync() =>
-            RawPipeClient.FromAccepted(await _listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected));
-
-        public ValueTask DisposeAsync()
-        {
-            _listener.Dispose();
-            UserFolder.Delete(_path);
-            return ValueTask.CompletedTask;
+            try
+            {
+                Directory.Delete(Path.GetDirectoryName(path)!);
+            }
+            catch (IOException)
+            {
+                // Another test's socket or lock is there.
+            }
         }
     }
 }

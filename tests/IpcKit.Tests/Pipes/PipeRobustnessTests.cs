@@ -171,38 +171,18 @@ public sealed class PipeRobustnessTests
             return;
         }
 
-        string name = UniqueName.Next("fake");
-        string path = IpcName.GetPipePath(name);
-        PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
-        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
-            listener.Listen(1);
-            Task<PipeClient> connecting = PipeClient.ConnectAsync(name, timeout: TestTimeouts.Unexpected);
-            using RawPipeClient fake = RawPipeClient.FromAccepted(await listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected));
-            var hello = await fake.ReadFrameAsync();
-            Assert.Equal(RawPipeClient.Hello, hello!.Value.Kind);
-            await fake.SendAsync(RawPipeClient.HelloFrame(version: 7));
+        using var fake = FakePipeServer.Start();
+        Task<PipeClient> connecting = PipeClient.ConnectAsync(fake.Name, timeout: TestTimeouts.Unexpected);
+        using RawPipeClient server = await fake.AcceptAsync();
+        var hello = await server.ReadFrameAsync();
+        Assert.Equal(RawPipeClient.Hello, hello!.Value.Kind);
+        await server.SendAsync(RawPipeClient.HelloFrame(version: 7));
 
-            var error = await Assert.ThrowsAsync<IpcProtocolException>(() => connecting);
-            Assert.Contains("version 7", error.Message, StringComparison.Ordinal);
-            var frames = await fake.ReadUntilClosedAsync();
-            var told = Assert.Single(frames);
-            Assert.Equal(RawPipeClient.Error, told.Kind);
-            Assert.Contains("version 7", MessagePackSerializer.Deserialize<string[]>(told.Body, IpcSerializer.Options)[1], StringComparison.Ordinal);
-        }
-        finally
-        {
-            UserFolder.Delete(path);
-            try
-            {
-                Directory.Delete(Path.GetDirectoryName(path)!);
-            }
-            catch (IOException)
-            {
-                // Another test's server has its socket there.
-            }
-        }
+        var error = await Assert.ThrowsAsync<IpcProtocolException>(() => connecting);
+        Assert.Contains("version 7", error.Message, StringComparison.Ordinal);
+        var frames = await server.ReadUntilClosedAsync();
+        var told = Assert.Single(frames);
+        Assert.Equal(RawPipeClient.Error, told.Kind);
+        Assert.Contains("version 7", MessagePackSerializer.Deserialize<string[]>(told.Body, IpcSerializer.Options)[1], StringComparison.Ordinal);
     }
 }

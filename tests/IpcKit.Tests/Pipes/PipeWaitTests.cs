@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Runtime.Versioning;
 using IpcKit.Contracts;
 using IpcKit.Pipes;
@@ -36,47 +35,35 @@ public sealed class PipeWaitTests
     public async Task A_sender_waits_for_room_while_the_peer_does_not_read_within_its_timeout_and_token()
     {
         Requires.Platform(OperatingSystem.IsLinux(), "The fake server binds a Unix socket in the Linux socket folder.");
-        string name = UniqueName.Next("room");
-        string path = IpcName.GetPipePath(name);
-        PipeEndpoint.EnsureFolder(Path.GetDirectoryName(path)!);
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
+        using var fake = FakePipeServer.Start("room");
+        var options = new PipeClientOptions { SendBufferLimit = 64 * 1024, HeartbeatInterval = TimeSpan.FromSeconds(30), PeerTimeout = TimeSpan.FromSeconds(60) };
+        Task<PipeClient> connecting = PipeClient.ConnectAsync(fake.Name, options, TestTimeouts.Unexpected);
+
+        // A server that completes the handshake (granting a huge window) and then never reads its socket.
+        using RawPipeClient stuck = await fake.AcceptAsync();
+        Assert.Equal(RawPipeClient.Hello, (await stuck.ReadFrameAsync())!.Value.Kind);
+        await stuck.SendAsync(RawPipeClient.HelloFrame(window: int.MaxValue));
+        await using PipeClient client = await connecting.WaitAsync(TestTimeouts.Unexpected);
+
+        byte[] body = new byte[60 * 1024];
+        TimeoutException? full = null;
+        for (int i = 0; i < 1000 && full is null; i++)
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            listener.Listen(1);
-            var options = new PipeClientOptions { SendBufferLimit = 64 * 1024, HeartbeatInterval = TimeSpan.FromSeconds(30), PeerTimeout = TimeSpan.FromSeconds(60) };
-            Task<PipeClient> connecting = PipeClient.ConnectAsync(name, options, TestTimeouts.Unexpected);
-
-            // A server that completes the handshake (granting a huge window) and then never reads its socket.
-            using RawPipeClient stuck = RawPipeClient.FromAccepted(await listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected));
-            Assert.Equal(RawPipeClient.Hello, (await stuck.ReadFrameAsync())!.Value.Kind);
-            await stuck.SendAsync(RawPipeClient.HelloFrame(window: int.MaxValue));
-            await using PipeClient client = await connecting.WaitAsync(TestTimeouts.Unexpected);
-
-            byte[] body = new byte[60 * 1024];
-            TimeoutException? full = null;
-            for (int i = 0; i < 1000 && full is null; i++)
+            try
             {
-                try
-                {
-                    await client.SendRawAsync(body, timeout: TestTimeouts.Expected);
-                }
-                catch (TimeoutException exception)
-                {
-                    full = exception;
-                }
+                await client.SendRawAsync(body, timeout: TestTimeouts.Expected);
             }
+            catch (TimeoutException exception)
+            {
+                full = exception;
+            }
+        }
 
-            Assert.NotNull(full);
-            Assert.Contains("SendBufferLimit", full.Message, StringComparison.Ordinal);
-            using var cancel = new CancellationTokenSource(TestTimeouts.Expected);
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendRawAsync(body, timeout: Timeout.InfiniteTimeSpan, cancellationToken: cancel.Token).AsTask());
-            Assert.True(client.Connection.IsConnected);
-        }
-        finally
-        {
-            UserFolder.Delete(path);
-        }
+        Assert.NotNull(full);
+        Assert.Contains("SendBufferLimit", full.Message, StringComparison.Ordinal);
+        using var cancel = new CancellationTokenSource(TestTimeouts.Expected);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendRawAsync(body, timeout: Timeout.InfiniteTimeSpan, cancellationToken: cancel.Token).AsTask());
+        Assert.True(client.Connection.IsConnected);
     }
 
     [Fact]

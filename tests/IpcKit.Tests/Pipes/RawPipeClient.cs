@@ -109,13 +109,13 @@ internal sealed class RawPipeClient : IDisposable
         return (header[4], BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(8)), BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12)), body);
     }
 
-    /// <summary>Reads the next frame that is not a heartbeat (a ping the peer's timer sent while the test was busy); null when the peer closed first.</summary>
+    /// <summary>Reads the next frame that is not the peer's heartbeat (a ping its timer sent while the test was busy); null when the peer closed first.</summary>
     public async Task<(byte Kind, uint CorrelationId, int MessageType, byte[] Body)?> ReadNextAfterHeartbeatsAsync()
     {
         while (true)
         {
             var frame = await ReadFrameAsync().WaitAsync(TestTimeouts.Unexpected);
-            if (frame is not { Kind: Ping or Pong })
+            if (frame is not { Kind: Ping })
             {
                 return frame;
             }
