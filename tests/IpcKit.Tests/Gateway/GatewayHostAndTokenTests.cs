@@ -61,6 +61,8 @@ public sealed class GatewayHostAndTokenTests
         Assert.Equal(["gw.test", "ipc.example", "localhost"], check.Names.Order(StringComparer.Ordinal));
         Assert.Contains("gw.test, ipc.example, localhost", check.Describe(new HostString("attacker.example")), StringComparison.Ordinal);
         Assert.Contains("'attacker.example'", check.Describe(new HostString("attacker.example")), StringComparison.Ordinal);
+        Assert.Contains("add the name to the gateway's host names", check.Describe(new HostString("attacker.example")), StringComparison.Ordinal);
+        Assert.Contains("listens on loopback", new HostCheck(loopbackOnly: true, []).Describe(new HostString("attacker.example")), StringComparison.Ordinal);
     }
 
     [Fact]
