@@ -67,4 +67,33 @@ public sealed class IpcNameTests
         Assert.Contains("'a\\u001bb'", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', error.Message);
     }
+
+    [SkippableFact]
+    public void Each_kind_of_object_has_its_linux_path_and_length_limit_and_every_path_getter_checks_the_name()
+    {
+        Requires.Platform(OperatingSystem.IsLinux(), "The paths and limits asserted are Linux's.");
+        Assert.Equal(241, IpcName.MaxRingNameLength);
+        Assert.Equal(239, IpcName.MaxSemaphoreNameLength);
+        Assert.Equal(249, IpcName.MaxLockNameLength);
+        Assert.Equal("/dev/shm/ipckit.ring.jobs", IpcName.GetRingPath("jobs"));
+        Assert.Equal("/dev/shm/sem.ipckit.jobs", IpcName.GetSemaphorePath("jobs"));
+        Assert.Equal("/ipckit.jobs", IpcName.GetSemaphoreOsName("jobs"));
+        Assert.Equal(Path.Combine(IpcKit.Pipes.PipeEndpoint.SocketFolder(), "jobs.nlock"), IpcName.GetLockPath("jobs"));
+        Assert.Equal(Path.Combine(IpcKit.Pipes.PipeEndpoint.SocketFolder(), "jobs.sock"), IpcName.GetPipePath("jobs"));
+
+        (Func<string, string?> Get, int Max)[] getters =
+        [
+            (IpcName.GetRingPath, IpcName.MaxRingNameLength),
+            (IpcName.GetSemaphorePath, IpcName.MaxSemaphoreNameLength),
+            (IpcName.GetSemaphoreOsName, IpcName.MaxSemaphoreNameLength),
+            (IpcName.GetLockPath, IpcName.MaxLockNameLength),
+        ];
+        foreach ((Func<string, string?> get, int max) in getters)
+        {
+            Assert.NotNull(get(new string('a', max)));
+            Assert.Throws<ArgumentException>(() => get(new string('a', max + 1)));
+            Assert.Throws<ArgumentException>(() => get("../escape"));
+            Assert.Throws<ArgumentException>(() => get("a/b"));
+        }
+    }
 }
