@@ -224,31 +224,17 @@ internal sealed class PipeOutput : IThreadPoolWorkItem
     /// <summary>Ends this thread's burst and writes what it held back, on this thread.</summary>
     internal void EndBatch()
     {
-        if (Volatile.Read(ref _batchThread) != Environment.CurrentManagedThreadId)
+        if (Volatile.Read(ref _batchThread) == Environment.CurrentManagedThreadId)
         {
-            return;
+            CloseBatch(Start.Inline);
         }
-
-        Start start = Start.None;
-        lock (_gate)
-        {
-            _batchThread = 0;
-            if (_batchPending)
-            {
-                _batchPending = false;
-                if (!_writing)
-                {
-                    _writing = true;
-                    start = Start.Inline;
-                }
-            }
-        }
-
-        Run(start);
     }
 
     /// <summary>Ends whatever burst is open, from another thread (the watchdog, when the burst's thread is held up).</summary>
-    internal void ReleaseBatch()
+    internal void ReleaseBatch() => CloseBatch(Start.Pool);
+
+    /// <summary>Ends the open burst; what it held back is written on this thread (<see cref="Start.Inline"/>) or the pool's.</summary>
+    private void CloseBatch(Start writer)
     {
         Start start = Start.None;
         lock (_gate)
@@ -260,7 +246,7 @@ internal sealed class PipeOutput : IThreadPoolWorkItem
                 if (!_writing)
                 {
                     _writing = true;
-                    start = Start.Pool;
+                    start = writer;
                 }
             }
         }
