@@ -62,7 +62,7 @@ public sealed class OwnerCheckTests
         string path = folder.File("theirs");
         File.WriteAllBytes(path, [1]);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        Chown(path, OtherUser);
+        FileOwner.Chown(path, OtherUser);
 
         var error = Assert.Throws<UnauthorizedAccessException>(() => Verify(path, OwnerCheck.Kind.RegularFile));
         Assert.Contains($"'{path}' belongs to user {OtherUser}", error.Message, StringComparison.Ordinal);
@@ -90,7 +90,7 @@ public sealed class OwnerCheckTests
 
         if (Interop.Files.GetEffectiveUserId() == 0)
         {
-            Chown(folder, OtherUser);
+            FileOwner.Chown(folder, OtherUser);
             var theirs = Assert.Throws<UnauthorizedAccessException>(() => PipeEndpoint.EnsureFolder(folder));
             Assert.Contains($"belongs to user {OtherUser}, not to this user (0)", theirs.Message, StringComparison.Ordinal);
         }
@@ -127,7 +127,7 @@ public sealed class OwnerCheckTests
         File.SetUnixFileMode(runtime, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         if (Interop.Files.GetEffectiveUserId() == 0)
         {
-            Chown(runtime, OtherUser);
+            FileOwner.Chown(runtime, OtherUser);
             Assert.Equal(fallback, PipeEndpoint.SocketFolder(runtime));
         }
     }
@@ -136,12 +136,5 @@ public sealed class OwnerCheckTests
     {
         using Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle(path);
         OwnerCheck.Verify(handle, path, "test object", kind);
-    }
-
-    private static void Chown(string path, int uid)
-    {
-        using var chown = System.Diagnostics.Process.Start("chown", ["-h", uid.ToString(CultureInfo.InvariantCulture), path])!;
-        Assert.True(chown.WaitForExit(TestTimeouts.Unexpected));
-        Assert.Equal(0, chown.ExitCode);
     }
 }

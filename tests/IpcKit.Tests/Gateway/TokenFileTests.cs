@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.Versioning;
 using IpcKit.Gateway.Http;
 
@@ -78,7 +77,7 @@ public sealed class TokenFileTests
         {
             string theirs = Path.Combine(root.Path, "theirs");
             Directory.CreateDirectory(theirs, (UnixFileMode)Convert.ToInt32("755", 8));
-            Chown(theirs, 4242);
+            FileOwner.Chown(theirs, 4242);
             var error = Assert.Throws<UnauthorizedAccessException>(() => TokenFile.Write(Path.Combine(theirs, "t.token"), "x", defaultFolder: false));
             Assert.Contains("owner user 4242", error.Message, StringComparison.Ordinal);
         }
@@ -121,12 +120,5 @@ public sealed class TokenFileTests
         {
             Assert.Equal(IpcKit.Pipes.PipeEndpoint.SocketFolder(), TokenFile.DefaultFolder());
         }
-    }
-
-    private static void Chown(string path, int uid)
-    {
-        using var chown = System.Diagnostics.Process.Start("chown", [uid.ToString(CultureInfo.InvariantCulture), path])!;
-        Assert.True(chown.WaitForExit(TestTimeouts.Unexpected));
-        Assert.Equal(0, chown.ExitCode);
     }
 }

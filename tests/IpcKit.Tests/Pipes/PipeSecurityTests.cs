@@ -153,7 +153,7 @@ public sealed class PipeSecurityTests
         using var temp = new TempDirectory();
         string foreign = temp.File("foreign");
         Directory.CreateDirectory(foreign, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Chown(foreign, 12345);
+        FileOwner.Chown(foreign, 12345);
 
         var error = Assert.Throws<UnauthorizedAccessException>(() => PipeEndpoint.EnsureFolder(foreign));
 
@@ -294,13 +294,5 @@ public sealed class PipeSecurityTests
         using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
         Assert.True(kill.WaitForExit(TestTimeouts.Unexpected));
         Assert.Equal(0, kill.ExitCode);
-    }
-
-    [SupportedOSPlatform("linux")]
-    private static void Chown(string path, int uid)
-    {
-        using var chown = System.Diagnostics.Process.Start("chown", [uid.ToString(System.Globalization.CultureInfo.InvariantCulture), path])!;
-        Assert.True(chown.WaitForExit(TestTimeouts.Unexpected));
-        Assert.Equal(0, chown.ExitCode);
     }
 }
