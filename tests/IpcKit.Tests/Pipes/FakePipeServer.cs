@@ -48,18 +48,11 @@ internal sealed class FakePipeServer : IDisposable
     public async Task<RawPipeClient> AcceptAsync() =>
         RawPipeClient.FromAccepted(await _listener.AcceptAsync().WaitAsync(TestTimeouts.Unexpected));
 
-    /// <summary>Closes the socket and removes its file, and the folder too if that left it empty (as a server's last user does).</summary>
+    /// <summary>Closes the socket and removes its file. The folder is left to its last real user: removing it here raced
+    /// other tests that had just ensured it and were about to bind in it.</summary>
     public void Dispose()
     {
         _listener.Dispose();
         UserFolder.Delete(_path);
-        try
-        {
-            Directory.Delete(Path.GetDirectoryName(_path)!);
-        }
-        catch (IOException)
-        {
-            // Another test's socket or lock is there, or its last user removed the folder already.
-        }
     }
 }

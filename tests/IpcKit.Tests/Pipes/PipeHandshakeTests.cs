@@ -210,14 +210,6 @@ public sealed class PipeHandshakeTests
         finally
         {
             UserFolder.Delete(path);
-            try
-            {
-                Directory.Delete(Path.GetDirectoryName(path)!);
-            }
-            catch (IOException)
-            {
-                // Another test's socket or lock is there.
-            }
         }
     }
 }
