@@ -127,7 +127,8 @@ internal static class Leftovers
                 continue;
             }
 
-            if (entry == socketFolder && Directory.EnumerateFileSystemEntries(entry).Any())
+            // The folder's last user removes it when it leaves it empty, possibly just now.
+            if (entry == socketFolder && (!Directory.Exists(entry) || HasEntries(entry)))
             {
                 continue;
             }
@@ -518,6 +519,18 @@ internal static class Leftovers
 
             // Polling a condition with a deadline: a process ending or a file going away has no event to wait on.
             await Task.Delay(200);
+        }
+    }
+
+    private static bool HasEntries(string folder)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries(folder).Any();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return true;
         }
     }
 }
